@@ -378,15 +378,24 @@ def require_component(name: str) -> str:
 
 
 def find_python(minor: int) -> str | None:
-    """다른 CPython 3.N 인터프리터(버전별 분기 검사용). 없으면 None."""
+    """실제로 실행되는 다른 CPython 3.N 인터프리터(버전별 분기 검사용). 없으면 None."""
     candidates: Sequence[str | None] = (
-        shutil.which(f"python3.{minor}"),
         *sorted(
             str(p)
             for p in Path.home().glob(f".pyenv/versions/3.{minor}*/bin/python3.{minor}")
         ),
+        shutil.which(f"python3.{minor}"),  # pyenv shim은 설정에 따라 실패합니다
     )
     for candidate in candidates:
-        if candidate and Path(candidate).exists():
+        if not candidate:
+            continue
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print(sys.version_info[1])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == str(minor):
             return candidate
     return None
