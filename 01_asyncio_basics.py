@@ -48,6 +48,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import random
 import re
 import sys
@@ -61,11 +62,6 @@ from typing import Any, NoReturn
 
 PROG = "python 01_asyncio_basics.py"  # 도움말과 안내문에 보이는 실행 명령
 DEFAULT_SEED = 9  # 10절 난수 시드: 성공, 503 재시도, 응답 없음, 포기, 404가 모두 보임
-
-
-def heading(number: int, title: str) -> None:
-    """절 제목을 출력합니다."""
-    print(f"\n── {number}. {title} " + "─" * max(4, 50 - len(title) * 2))
 
 
 def seconds(value: float) -> str:
@@ -91,6 +87,11 @@ def display_width(text: str) -> int:
 def pad(text: str, width: int) -> str:
     """전각 문자를 고려해 왼쪽 정렬합니다."""
     return text + " " * max(0, width - display_width(text))
+
+
+def heading(number: int, title: str) -> None:
+    """절 제목을 출력합니다."""
+    print(f"\n── {number}. {title} " + "─" * max(4, 64 - display_width(title)))
 
 
 # =============================================================================
@@ -1304,6 +1305,8 @@ ARGPARSE_KOREAN = (  # argparse의 영어 오류 문구 → 한국어
     (r"unrecognized arguments: (.+)", r"알 수 없는 인자: \1"),
     (r"the following arguments are required: (.+)", r"다음 인자가 필요합니다: \1"),
     (r"expected one argument", "값이 하나 필요합니다"),
+    (r"invalid int value: (.+)", r"\1은(는) 정수가 아닙니다"),
+    (r"invalid float value: (.+)", r"\1은(는) 숫자가 아닙니다"),
     (r"invalid (\w+) value: (.+)", r"\2은(는) 올바른 \1 값이 아닙니다"),
     (r"^argument (\S+): ", r"\1: "),
 )
@@ -1350,7 +1353,7 @@ def section_choice(value: str) -> str:
     if value == "all" or (value.isdigit() and int(value) in SECTIONS):
         return value
     raise argparse.ArgumentTypeError(
-        f"'{value}'은(는) 없는 절입니다. 1~{len(SECTIONS)} 또는 all"
+        f"'{value}'은(는) 없는 절입니다. 1~{len(SECTIONS)} 또는 all 중에서 고르세요"
     )
 
 
@@ -1448,6 +1451,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.unraisablehook = lambda _unraisable: None
         logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         return 130  # 셸 관례: 128 + SIGINT(2)
+    except BrokenPipeError:  # `| head`처럼 출력을 읽던 쪽이 먼저 끝났습니다
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
