@@ -254,6 +254,9 @@ def test_menu_ends_cleanly_when_stdin_closes(filename: str) -> None:
 def test_ctrl_c_at_the_menu(filename: str) -> None:
     with LessonProcess(filename, stdin=True) as proc:
         proc.wait_for_output("> ")
+        # 사람처럼 잠시 뒤에 누릅니다. 프롬프트를 쓴 직후, input()이 read()에 들어가기
+        # 전에 온 SIGINT는 CPython이 다음 입력이 올 때까지 처리하지 못합니다.
+        time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=10)
         assert code != 0 or "종료" in proc.stdout
