@@ -9,6 +9,7 @@ import asyncio
 import doctest
 import signal
 import sys
+import time
 
 import pytest
 
@@ -316,7 +317,8 @@ def test_unknown_section_is_a_korean_error(bad: str) -> None:
 
 def test_ctrl_c_in_the_middle_of_a_section() -> None:
     with LessonProcess(FILE, "demo", "4") as proc:
-        proc.wait_for_output("asyncio.timeout(0.2)")  # 4절 중간(스레드가 도는 중)
+        proc.wait_for_output("asyncio.timeout(0.2)")
+        time.sleep(0.1)  # 다음 줄의 0.2초 기다림 도중(이벤트 루프를 만드는 순간이 아님)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 130
         assert proc.stderr.strip() == "Ctrl+C로 중단했습니다."

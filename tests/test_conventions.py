@@ -270,7 +270,11 @@ def test_ctrl_c_at_the_menu(filename: str) -> None:
 )
 def test_ctrl_c_during_a_demo(filename: str) -> None:
     with LessonProcess(filename, "demo") as proc:
-        proc.wait_for_output("\n")  # 데모가 무언가 출력하기 시작하면
+        proc.wait_for_output("\n")  # 데모가 무언가 출력하기 시작하고
+        # 사람처럼 조금 뒤에 누릅니다. 출력 직후는 대개 asyncio.run()이 이벤트 루프를
+        # 만드는 순간인데, 그 수 마이크로초 안의 SIGINT는 CPython이 만들다 만 루프의
+        # 정리 메시지를 남깁니다(사람이 맞히기는 어려운 틈).
+        time.sleep(0.3)
         proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=15)
         assert_no_traceback(proc.stderr)
