@@ -1413,9 +1413,9 @@ def run_bench(clients: int, messages: int, duration: float) -> int:
         cost, total = fanout[strategy]
         rate = f"{clients * messages / total:,.0f}"
         print(row(label, f"{cost * 1e6:.1f}μs", seconds(total), rate))
-    cheaper = fanout["gather"][0] / fanout["broadcast"][0]
+    share = fanout["broadcast"][0] / fanout["gather"][0]
     print(
-        f"→ broadcast()의 송신 비용은 gather(send)의 1/{cheaper:.1f}입니다. "
+        f"→ 전달 하나의 송신 비용: broadcast()는 gather(send)의 {share:.0%}입니다. "
         "대신 백프레셔가 없습니다(4절)."
     )
     print(f"\n벤치마크를 {seconds(time.perf_counter() - started)}에 마쳤습니다.")
