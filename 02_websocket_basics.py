@@ -1646,6 +1646,20 @@ def run_mode(args: argparse.Namespace) -> int:
     raise AssertionError(f"모르는 모드: {args.mode}")
 
 
+def ask(prompt: str) -> str:
+    """input()과 같되, 프롬프트를 쓴 직후에 온 Ctrl+C도 놓치지 않습니다.
+
+    input()은 프롬프트를 쓰고 나서 읽기 시작하기 전까지 C 코드 안에 머뭅니다.
+    그 틈에 SIGINT가 오면 KeyboardInterrupt가 나지 않고 읽기에서 멈춥니다.
+    print()가 끝나는 시점에는 파이썬이 신호를 확인하므로 그 틈이 거의 없습니다.
+    """
+    print(prompt, end="", flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError  # 입력이 닫힘(파이프가 끝남, Ctrl+D)
+    return line.rstrip("\n")
+
+
 def run_menu(parser: KoreanArgumentParser) -> int:
     """인자 없이 실행했을 때의 번호 메뉴. 각 항목은 하위 명령 하나와 같습니다."""
     entries = {str(n): (title, ["demo", str(n)]) for n, (title, _) in SECTIONS.items()}
@@ -1659,7 +1673,7 @@ def run_menu(parser: KoreanArgumentParser) -> int:
             print(f"  {key:>2}. {pad(title, 46)} ({' '.join(argv)})")
         print("   q. 종료 (0 또는 빈 줄도 종료)")
         try:
-            choice = input("번호를 고르세요 > ").strip().lower()
+            choice = ask("번호를 고르세요 > ").strip().lower()
         except EOFError:  # 입력이 닫힘(파이프가 끝남, Ctrl+D)
             print("\n입력이 끝나 종료합니다.")
             return 0

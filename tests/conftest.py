@@ -31,9 +31,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import IO, NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSON_FILES = sorted(p.name for p in ROOT.glob("[0-9][0-9]_*.py"))
@@ -375,6 +378,61 @@ def require_component(name: str) -> str:
     if found is None:
         missing(name, hint)
     return found
+
+
+# ---------------------------------------------------------------------------
+# 남이 만든 클라이언트: Node의 내장 WebSocket, Chromium(Playwright)
+# ---------------------------------------------------------------------------
+
+
+def run_node(
+    script: str, *args: str, timeout: float = 30.0
+) -> subprocess.CompletedProcess[str]:
+    """Node로 스크립트를 실행합니다(process.argv[1:]이 args). 내장 WebSocket을 켭니다.
+
+    Node 22 이상은 WebSocket이 기본이고, Node 20은 --experimental-websocket이 필요.
+    """
+    node = require_component("node")
+    probe = "process.exit(typeof WebSocket === 'function' ? 0 : 1)"
+    built_in = subprocess.run([node, "-e", probe], timeout=timeout, check=False)
+    flags = [] if built_in.returncode == 0 else ["--experimental-websocket"]
+    return subprocess.run(
+        [node, *flags, "-e", script, *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+        check=False,
+    )
+
+
+# Debian chromium을 루트로, 인터넷 없이 띄우는 인자(TESTING.md). 백그라운드 네트워킹을
+# 끄지 않으면 막힌 네트워크로 연결을 계속 시도합니다.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture
+def chromium_page() -> Iterator[Page]:
+    """Debian chromium을 Playwright로 띄운 새 페이지(없으면 건너뜀, CI에서는 실패)."""
+    executable = require_component("chromium")
+    from playwright.sync_api import sync_playwright  # 브라우저 테스트에서만 필요
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
 
 
 def find_python(minor: int) -> str | None:

@@ -15,7 +15,6 @@ import doctest
 import signal
 import socket
 import struct
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -35,8 +34,8 @@ from tests.conftest import (
     assert_no_traceback,
     get_free_port,
     load_lesson,
-    require_component,
     run_lesson,
+    run_node,
     wait_for_port,
 )
 
@@ -384,7 +383,6 @@ def test_signal_closes_clients_with_1001(free_port: int, sig: signal.Signals) ->
 def test_node_websocket_round_trips_through_echo(
     shared_server: tuple[LessonProcess, int],
 ) -> None:
-    node = require_component("node")
     _, port = shared_server
     script = (
         "const w = new WebSocket(process.argv[1]);"
@@ -392,17 +390,7 @@ def test_node_websocket_round_trips_through_echo(
         "w.onmessage = (e) => { console.log(e.data); w.close(); };"
         "w.onerror = () => process.exit(1);"
     )
-    probe = "process.exit(typeof WebSocket === 'function' ? 0 : 1)"
-    built_in = subprocess.run([node, "-e", probe], timeout=30, check=False)
-    flags = [] if built_in.returncode == 0 else ["--experimental-websocket"]  # Node 20
-    result = subprocess.run(
-        [node, *flags, "-e", script, f"ws://127.0.0.1:{port}/echo", "노드에서 안녕"],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=30,
-        check=False,
-    )
+    result = run_node(script, f"ws://127.0.0.1:{port}/echo", "노드에서 안녕")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "노드에서 안녕"
 

@@ -1,0 +1,735 @@
+"""03_realtime_chat.py: 채팅 서버를 학습자처럼 띄우고 여러 클라이언트로 두드려 봅니다.
+
+서버는 언제나 서브프로세스(`python 03_realtime_chat.py server --port P`)이고,
+클라이언트는 터미널 클라이언트 서브프로세스, 이 테스트 안의 WebSocket 클라이언트,
+Chromium(Playwright), Node의 내장 WebSocket입니다.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import doctest
+import json
+import signal
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
+
+from tests.conftest import (
+    LessonProcess,
+    assert_no_traceback,
+    load_lesson,
+    run_lesson,
+    run_node,
+    wait_for_port,
+)
+
+if TYPE_CHECKING:  # playwright는 브라우저 테스트에서만 가져옵니다
+    from playwright.sync_api import Page
+
+LESSON = "03_realtime_chat.py"
+FAST = ("--rate-limit", "1000", "--burst", "1000")  # 속도 제한에 걸리지 않게
+Launch = Callable[..., LessonProcess]  # server(...)와 start_lesson(...)
+
+# Any: JSON에서 읽은 이벤트. 필드마다 타입이 다릅니다(str, int, list ...).
+Event = dict[str, Any]
+
+
+@pytest.fixture
+def server(start_lesson: Launch, free_port: int) -> Launch:
+    """server(*옵션): free_port에 채팅 서버를 띄우고 포트가 열릴 때까지 기다립니다."""
+
+    def start(*options: str) -> LessonProcess:
+        process = start_lesson(LESSON, "server", "--port", str(free_port), *options)
+        wait_for_port(free_port, process=process)
+        return process
+
+    return start
+
+
+def ws_url(port: int) -> str:
+    return f"ws://127.0.0.1:{port}/ws"
+
+
+class Peer:
+    """테스트용 WebSocket 클라이언트: JSON 이벤트를 주고받습니다."""
+
+    def __init__(self, websocket: ClientConnection) -> None:
+        self.websocket = websocket
+
+    async def send(self, frame: str | bytes | Event) -> None:
+        if isinstance(frame, dict):
+            frame = json.dumps(frame)
+        await self.websocket.send(frame)
+
+    async def next(self, kind: str | None = None, within: float = 5) -> Event:
+        """다음 이벤트(kind를 주면 그 type이 올 때까지 건너뜀)."""
+        async with asyncio.timeout(within):
+            while True:
+                event: Event = json.loads(await self.websocket.recv())
+                if kind is None or event["type"] == kind:
+                    return event
+
+    async def error_code(self, frame: str | bytes | Event) -> str:
+        await self.send(frame)
+        event = await self.next()
+        assert event["type"] == "error", event
+        return str(event["code"])
+
+    async def still_usable(self) -> None:
+        """오류 뒤에도 연결이 살아 있고 답을 받는지."""
+        await self.send({"type": "users"})
+        event = await self.next()
+        assert event["type"] in ("users", "error"), event
+
+    async def close_code(self, within: float = 10) -> int | None:
+        """연결이 닫힐 때까지 읽고 받은 종료 코드(닫기 프레임이 없으면 None)."""
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    await self.websocket.recv()
+        except ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd is not None else None
+
+
+@contextlib.asynccontextmanager
+async def peer(
+    port: int, name: str | None = None, origin: str | None = None
+) -> AsyncIterator[Peer]:
+    """연결(과 name이 있으면 입장)한 Peer. 블록을 나가면 닫습니다."""
+    browser_origin = Origin(origin) if origin else None  # 브라우저처럼 Origin을 붙임
+    async with connect(
+        ws_url(port), compression=None, origin=browser_origin
+    ) as websocket:
+        client = Peer(websocket)
+        if name is not None:
+            await client.send({"type": "join", "name": name})
+            await client.next("welcome")
+        yield client
+
+
+def http_get(port: int, path: str) -> tuple[int, dict[str, str], str]:
+    """(상태 코드, 헤더, 본문)."""
+    url = f"http://127.0.0.1:{port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read().decode()
+
+
+def terminal_client(start_lesson: Launch, port: int, name: str) -> LessonProcess:
+    """터미널 클라이언트를 띄우고 입장할 때까지 기다립니다."""
+    process = start_lesson(
+        LESSON, "client", "--name", name, "--uri", ws_url(port), stdin=True
+    )
+    process.wait_for_output("입장했습니다")
+    return process
+
+
+# ---------------------------------------------------------------------------
+# 터미널 클라이언트 둘(셋)과 서버: 학습자가 하는 그대로
+# ---------------------------------------------------------------------------
+
+
+def test_terminal_clients_chat_whisper_nick_users_and_leave(
+    server: Launch, start_lesson: Launch, free_port: int
+) -> None:
+    server()
+    minsu = terminal_client(start_lesson, free_port, "민수")
+    jiyoung = terminal_client(start_lesson, free_port, "지영")
+    minsu.wait_for_output("지영 님이 들어왔습니다")
+    cheolsu = terminal_client(start_lesson, free_port, "철수")
+
+    minsu.send_line("안녕 지영")
+    jiyoung.wait_for_output("민수: 안녕 지영")
+    minsu.wait_for_output("민수: 안녕 지영")  # 보낸 사람도 받습니다(접수 확인)
+    jiyoung.send_line("반가워 민수")
+    minsu.wait_for_output("지영: 반가워 민수")
+
+    minsu.send_line("/w 지영 비밀 이야기")
+    jiyoung.wait_for_output("(귓속말) 민수 → 지영: 비밀 이야기")
+    minsu.wait_for_output("(귓속말) 민수 → 지영: 비밀 이야기")
+    minsu.send_line("공개 이야기")
+    cheolsu.wait_for_output("민수: 공개 이야기")  # 귓속말이 왔다면 이보다 먼저
+    assert "비밀 이야기" not in cheolsu.stdout
+
+    jiyoung.send_line("/nick 영희")
+    minsu.wait_for_output("지영 님이 이제 영희 입니다")
+    minsu.send_line("/users")
+    minsu.wait_for_output("접속자 3명: 민수, 영희, 철수")
+
+    cheolsu.close_stdin()  # Ctrl+D: 입력이 끝나면 나갑니다
+    assert cheolsu.wait() == 0
+    minsu.wait_for_output("철수 님이 나갔습니다")
+    minsu.send_line("/quit")
+    assert minsu.wait() == 0
+    jiyoung.wait_for_output("민수 님이 나갔습니다")
+    for process in (minsu, jiyoung, cheolsu):
+        assert_no_traceback(process.stdout + process.stderr)
+
+
+def test_late_joiner_gets_the_last_100_messages(server: Launch, free_port: int) -> None:
+    server(*FAST)
+
+    async def scenario() -> Event:
+        async with peer(free_port, "민수") as minsu:
+            for n in range(1, 121):
+                await minsu.send({"type": "message", "text": f"  메시지 {n}  "})
+            while (await minsu.next("message"))["id"] != 120:
+                pass
+            async with peer(free_port) as late:
+                await late.send({"type": "join", "name": "늦게"})
+                return await late.next("welcome")
+
+    welcome = asyncio.run(scenario())
+    history = welcome["history"]
+    assert [m["id"] for m in history] == list(range(21, 121))
+    assert history[0]["text"] == "메시지 21"  # 앞뒤 공백을 뺀 글이 저장됩니다
+    assert {m["type"] for m in history} == {"message"}
+    assert set(welcome["users"]) == {"민수", "늦게"}
+
+    # 터미널 클라이언트도 입장하면 기록을 보여 줍니다(표준 입력이 닫혀 바로 나감).
+    shown = run_lesson(LESSON, "client", "--name", "늦게", "--uri", ws_url(free_port))
+    assert shown.returncode == 0, shown.stderr
+    assert "지난 메시지 100개" in shown.stdout
+    assert "#21 민수: 메시지 21" in shown.stdout
+    assert "#120 민수: 메시지 120" in shown.stdout
+    assert "#20 민수" not in shown.stdout
+
+
+# ---------------------------------------------------------------------------
+# 프로토콜: 모든 오류 코드, 그 뒤에도 연결은 살아 있음
+# ---------------------------------------------------------------------------
+
+Case = tuple[str | bytes | Event, str]  # (보낼 프레임, 기대하는 오류 코드)
+BEFORE_JOIN: list[Case] = [
+    ("안녕", "invalid_json"),
+    ("[1, 2]", "invalid_json"),
+    ('"join"', "invalid_json"),
+    ("[" * 10_000, "invalid_json"),  # 너무 깊은 중첩도 서버를 넘어뜨리지 않습니다
+    ({"type": "message", "text": "안녕"}, "not_joined"),
+    ({"type": "dance"}, "not_joined"),  # 입장 전 검사가 모르는 type보다 먼저
+    (b"\x00\x01", "binary_not_supported"),
+    ({"type": "join", "name": "민수\n"}, "invalid_name"),  # 끝의 줄바꿈
+    ({"type": "join", "name": "가" * 21}, "invalid_name"),
+    ({"type": "join", "name": "<b>관리자</b>"}, "invalid_name"),
+    ({"type": "join", "name": ["민수"]}, "invalid_name"),
+    ({"type": "join"}, "invalid_name"),
+    ({"type": "join", "name": "지영"}, "name_taken"),
+]
+AFTER_JOIN: list[Case] = [
+    ({"type": "join", "name": "또민수"}, "already_joined"),
+    ({"type": "dance"}, "unknown_type"),
+    ({"text": "type이 없음"}, "unknown_type"),
+    ({"type": "message", "text": "   "}, "invalid_text"),
+    ({"type": "message", "text": "가" * 1001}, "invalid_text"),
+    ({"type": "message", "text": 42}, "invalid_text"),
+    ({"type": "message", "text": "\x1b[2J화면 지우기"}, "invalid_text"),
+    ({"type": "message", "text": "\ud800"}, "invalid_text"),  # UTF-8로 못 보냄
+    ({"type": "whisper", "to": "없는사람", "text": "안녕"}, "no_such_user"),
+    ({"type": "whisper", "to": ["지영"], "text": "안녕"}, "no_such_user"),
+    ({"type": "whisper", "to": "지영", "text": ""}, "invalid_text"),
+    ({"type": "nick", "name": "민수"}, "name_taken"),  # 지금 내 이름
+    ({"type": "nick", "name": "지영"}, "name_taken"),
+    ({"type": "nick", "name": "새 이름"}, "invalid_name"),
+    ({"type": "nick"}, "invalid_name"),
+]
+
+
+def test_every_error_code_is_answered_and_the_connection_stays_usable(
+    server: Launch, free_port: int
+) -> None:
+    server(*FAST)
+
+    async def provoke(client: Peer, cases: list[Case]) -> list[tuple[str, str]]:
+        """(프레임, 기대한 코드)마다 보내 보고, 다른 코드가 온 것만 모읍니다."""
+        wrong = []
+        for frame, expected in cases:
+            code = await client.error_code(frame)
+            if code != expected:
+                wrong.append((repr(frame)[:40], code))
+            await client.still_usable()
+        return wrong
+
+    async def scenario() -> list[tuple[str, str]]:
+        async with peer(free_port, "지영"), peer(free_port) as minsu:
+            wrong = await provoke(minsu, BEFORE_JOIN)
+            await minsu.send({"type": "join", "name": "민수"})
+            await minsu.next("welcome")
+            wrong += await provoke(minsu, AFTER_JOIN)
+            await minsu.send({"type": "message", "text": "오류 뒤에도 됩니다"})
+            message = await minsu.next("message")
+            assert message["from"] == "민수"
+            assert message["text"] == "오류 뒤에도 됩니다"
+        return wrong
+
+    assert asyncio.run(scenario()) == []
+
+
+def test_error_messages_are_korean(server: Launch, free_port: int) -> None:
+    server()
+
+    async def scenario() -> Event:
+        async with peer(free_port) as client:
+            await client.send("안녕")
+            return await client.next("error")
+
+    event = asyncio.run(scenario())
+    assert event["code"] == "invalid_json"
+    assert any("\uac00" <= ch <= "\ud7a3" for ch in event["message"])
+
+
+def test_rate_limit_answers_once_per_second_then_recovers(
+    server: Launch, free_port: int
+) -> None:
+    server()  # 기본값: 초당 5개, 한꺼번에 10개
+
+    async def scenario() -> tuple[int, int, Event, int | None]:
+        async with peer(free_port, "민수") as minsu:
+            for n in range(30):
+                await minsu.send({"type": "message", "text": f"빠르게 {n}"})
+            accepted = limited = 0
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    event = await minsu.next(within=0.5)
+                    accepted += event["type"] == "message"
+                    limited += event.get("code") == "rate_limited"
+            await asyncio.sleep(1.2)  # 토큰이 다시 찹니다
+            await minsu.send({"type": "message", "text": "천천히"})
+            recovered = await minsu.next("message")
+            for n in range(200):  # 멈추지 않고 쏟아부으면 닫힙니다
+                await minsu.send({"type": "message", "text": f"홍수 {n}"})
+            return accepted, limited, recovered, await minsu.close_code()
+
+    accepted, limited, recovered, code = asyncio.run(scenario())
+    # 한꺼번에 10개 - join에 쓴 1개 + 보내는 동안 다시 찬 토큰 몇 개
+    assert 9 <= accepted <= 12
+    assert 1 <= limited <= 2  # 버린 프레임이 열 몇 개여도 알림은 1초에 한 번
+    assert recovered["text"] == "천천히"
+    assert code == 1008
+
+
+def test_oversize_frame_is_closed_with_1009(server: Launch, free_port: int) -> None:
+    server()
+
+    async def scenario() -> tuple[int | None, Event]:
+        async with peer(free_port, "지영") as other, peer(free_port, "민수") as big:
+            await big.send({"type": "message", "text": "가" * 20_000})
+            code = await big.close_code()
+            await other.send({"type": "message", "text": "저는 괜찮아요"})
+            return code, await other.next("message")
+
+    code, message = asyncio.run(scenario())
+    assert code == 1009
+    assert message["text"] == "저는 괜찮아요"
+
+
+# ---------------------------------------------------------------------------
+# 정원, 출처(Origin), HTTP 경로
+# ---------------------------------------------------------------------------
+
+
+def test_over_capacity_is_503_at_the_handshake(server: Launch, free_port: int) -> None:
+    server("--max-clients", "2")
+
+    async def scenario() -> tuple[int, str]:
+        async with peer(free_port, "하나"), peer(free_port, "둘") as second:
+            with pytest.raises(InvalidStatus) as refused:
+                async with peer(free_port):
+                    pass
+            await second.websocket.close()
+            await asyncio.sleep(0.2)
+            async with peer(free_port, "셋") as third:
+                await third.still_usable()
+            response = refused.value.response
+            return response.status_code, response.body.decode()
+
+    status, body = asyncio.run(scenario())
+    assert status == 503
+    assert "정원" in body
+
+
+def test_origin_check(server: Launch, free_port: int) -> None:
+    server("--allow-origin", "http://chat.example:8080")
+    allowed = [
+        f"http://127.0.0.1:{free_port}",
+        f"http://localhost:{free_port}",
+        "http://chat.example:8080",
+    ]
+
+    async def scenario() -> tuple[list[str], int]:
+        opened = []
+        for origin in allowed:
+            async with peer(free_port, origin=origin) as client:
+                await client.still_usable()
+                opened.append(origin)
+        async with peer(free_port) as no_origin:  # 터미널 클라이언트처럼 Origin 없음
+            await no_origin.still_usable()
+        with pytest.raises(InvalidStatus) as refused:
+            async with peer(free_port, origin="http://evil.example"):
+                pass
+        return opened, refused.value.response.status_code
+
+    opened, status = asyncio.run(scenario())
+    assert opened == allowed
+    assert status == 403
+
+
+def test_http_routes_on_the_same_port(server: Launch, free_port: int) -> None:
+    server()
+    status, headers, body = http_get(free_port, "/healthz")
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    health = json.loads(body)
+    assert health["status"] == "ok"
+    assert health["users"] == 0
+    assert health["uptime"] >= 0
+
+    status, headers, page = http_get(free_port, "/")
+    assert status == 200
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "script-src 'sha256-" in headers["Content-Security-Policy"]
+    assert "<script src" not in page  # 외부 스크립트(CDN) 없음
+    assert ".innerHTML" not in page  # 사용자 글은 textContent로만
+    page.encode("cp949")  # 한국어 Windows에서도 문제없는 글자만
+
+    status, _, body = http_get(free_port, "/nope")
+    assert status == 404
+    assert "/healthz" in body
+
+
+# ---------------------------------------------------------------------------
+# 끊김, 느린 클라이언트, 죽은 연결
+# ---------------------------------------------------------------------------
+
+
+def test_abrupt_disconnect_leaves_no_ghost(server: Launch, free_port: int) -> None:
+    server()
+
+    async def scenario() -> tuple[Event, Event]:
+        async with peer(free_port, "민수") as minsu:
+            async with peer(free_port, "지영") as jiyoung:
+                await minsu.next("join")
+                jiyoung.websocket.transport.abort()  # 닫기 핸드셰이크 없이 끊김
+                left = await minsu.next("leave")
+            async with peer(free_port, "지영") as again:  # 이름이 다시 비었습니다
+                await again.send({"type": "users"})
+                return left, await again.next("users")
+
+    left, users = asyncio.run(scenario())
+    assert left["name"] == "지영"
+    assert users["users"] == ["민수", "지영"]
+    assert json.loads(http_get(free_port, "/healthz")[2])["users"] == 0
+
+
+async def stalled_peer(port: int, name: str) -> ClientConnection:
+    """먼 네트워크 너머의 클라이언트처럼 연결하고, 입장한 뒤 읽기를 멈춥니다.
+
+    루프백에서는 커널이 몇 MB를 받아 주므로 세그먼트와 받기 버퍼를 줄입니다.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1460)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    websocket = await connect(ws_url(port), sock=sock, compression=None)
+    await websocket.send(json.dumps({"type": "join", "name": name}))
+    await websocket.recv()  # welcome
+    websocket.transport.pause_reading()
+    return websocket
+
+
+def test_stalled_reader_is_closed_1008_while_others_keep_receiving(
+    server: Launch, free_port: int
+) -> None:
+    process = server(*FAST)
+
+    async def scenario() -> tuple[list[int], int, int | None]:
+        async with peer(free_port, "보냄") as sender, peer(free_port, "읽음") as reader:
+            stalled = await stalled_peer(free_port, "느림")
+            ids: list[int] = []
+            echoes = 0
+
+            async def read_until_stalled_leaves() -> None:
+                while True:
+                    event = await reader.next(within=20)
+                    if event["type"] == "message":
+                        ids.append(event["id"])
+                    if event["type"] == "leave" and event["name"] == "느림":
+                        return
+
+            async def drain_own_echoes() -> None:
+                nonlocal echoes
+                while True:
+                    await sender.next("message", within=30)
+                    echoes += 1
+
+            watching = asyncio.create_task(read_until_stalled_leaves())
+            draining = asyncio.create_task(drain_own_echoes())
+            text = "가" * 1000
+            sent = 0
+            while not watching.done() and sent < 5000:
+                await sender.send({"type": "message", "text": text})
+                sent += 1
+                await asyncio.sleep(0.005)
+            await watching
+            stalled.transport.resume_reading()  # 지금 읽으면 1008 닫기 프레임에 닿음
+            try:
+                async with asyncio.timeout(10):
+                    while True:
+                        await stalled.recv()
+            except ConnectionClosed as exc:
+                code = exc.rcvd.code if exc.rcvd is not None else None
+            await sender.send({"type": "message", "text": "마지막"})
+            while (await reader.next("message"))["text"] != "마지막":
+                pass
+            draining.cancel()
+            return ids, sent, code
+
+    ids, sent, code = asyncio.run(scenario())
+    assert code == 1008
+    assert ids == list(range(1, len(ids) + 1))  # 읽는 사람은 하나도 잃지 않음
+    assert len(ids) >= sent - 1  # 판정 직후 보낸 한두 개는 떠나는 알림 뒤에 옵니다
+    process.wait_for_output("느린 클라이언트를 내보냅니다: 느림", stream="stderr")
+
+
+def test_heartbeat_removes_a_dead_peer(server: Launch, free_port: int) -> None:
+    server("--ping-interval", "0.5", "--ping-timeout", "0.5")
+
+    async def scenario() -> Event:
+        async with peer(free_port, "지영") as jiyoung:
+            ghost = await stalled_peer(free_port, "유령")  # pong도 하지 않습니다
+            try:
+                return await jiyoung.next("leave", within=15)
+            finally:
+                ghost.transport.abort()
+
+    assert asyncio.run(scenario())["name"] == "유령"
+
+
+# ---------------------------------------------------------------------------
+# 종료: SIGTERM, Ctrl+C
+# ---------------------------------------------------------------------------
+
+
+def test_sigterm_notifies_everyone_and_closes_with_1001(
+    server: Launch, free_port: int
+) -> None:
+    process = server()
+
+    async def scenario() -> list[tuple[str, int | None]]:
+        async with peer(free_port, "민수") as minsu, peer(free_port, "지영") as jiyoung:
+            process.send_signal(signal.SIGTERM)
+            endings = []
+            for client in (minsu, jiyoung):
+                notice = await client.next("system")
+                endings.append((str(notice["text"]), await client.close_code()))
+            return endings
+
+    endings = asyncio.run(scenario())
+    assert process.wait(timeout=10) == 0
+    assert [code for _, code in endings] == [1001, 1001]
+    assert all("종료" in text for text, _ in endings)
+    assert "종료했습니다" in process.stdout
+    assert_no_traceback(process.stderr)
+
+
+# ---------------------------------------------------------------------------
+# 터미널 클라이언트: --send, 거절된 연결, 다시 연결
+# ---------------------------------------------------------------------------
+
+
+def test_send_mode_joins_sends_and_exits(server: Launch, free_port: int) -> None:
+    server()
+    result = run_lesson(
+        LESSON,
+        "client",
+        "--name",
+        "봇",
+        "--uri",
+        ws_url(free_port),
+        "--send",
+        "배포 끝",
+    )
+    assert result.returncode == 0, result.stderr
+    assert ">>> 배포 끝" in result.stdout
+    assert "봇: 배포 끝" in result.stdout
+
+
+def test_send_mode_reports_a_rejected_name(server: Launch, free_port: int) -> None:
+    server()
+    result = run_lesson(
+        LESSON, "client", "--name", "봇", "--uri", ws_url(free_port), "--send", "   "
+    )
+    assert result.returncode == 1
+    assert "invalid_text" in result.stdout
+
+
+def test_refused_connection_is_a_korean_sentence(free_port: int) -> None:
+    result = run_lesson(
+        LESSON, "client", "--name", "민수", "--uri", ws_url(free_port), "--send", "안녕"
+    )
+    assert result.returncode == 1
+    assert_no_traceback(result.stdout + result.stderr)
+    assert "연결할 수 없습니다" in result.stderr
+
+
+def test_invalid_name_is_refused_before_connecting() -> None:
+    result = run_lesson(LESSON, "client", "--name", "나쁜 이름!")
+    assert result.returncode == 2
+    assert "한글, 영문, 숫자" in result.stderr
+
+
+def test_client_reconnects_and_rejoins_after_a_restart(
+    server: Launch, start_lesson: Launch, free_port: int
+) -> None:
+    first = server()
+    minsu = terminal_client(start_lesson, free_port, "민수")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait() == 0
+    minsu.wait_for_output("서버가 종료되었습니다(1001)")
+    minsu.wait_for_output("연결할 수 없습니다")
+    server()  # 같은 포트로 다시 시작
+    deadline = time.monotonic() + 30  # 백오프(최대 8초) 뒤 다시 입장할 때까지
+    while minsu.stdout.count("입장했습니다") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert minsu.stdout.count("입장했습니다") == 2, minsu.describe()
+    minsu.send_line("/quit")
+    assert minsu.wait() == 0
+    assert_no_traceback(minsu.stderr)
+
+
+def test_menu_asks_for_a_name_for_the_client() -> None:
+    result = run_lesson(LESSON, input="2\n나쁜 이름!\nq\n")
+    assert result.returncode == 0, result.stderr
+    assert "'나쁜 이름!'은(는) 쓸 수 없습니다" in result.stdout
+    assert result.stdout.count("번호를 고르세요 >") == 2
+
+
+# ---------------------------------------------------------------------------
+# 다른 클라이언트: Chromium, Node
+# ---------------------------------------------------------------------------
+
+XSS_PROBE = "<img src=x onerror=\"document.title='xss'\">"
+
+
+def test_browser_client_chats_with_a_terminal_client(
+    server: Launch,
+    start_lesson: Launch,
+    free_port: int,
+    chromium_page: Page,
+) -> None:
+    server()
+    page = chromium_page
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    minsu = terminal_client(start_lesson, free_port, "민수")
+
+    page.goto(f"http://127.0.0.1:{free_port}/")
+    page.fill("#name", "브라우저")
+    page.click("#join button")
+    page.wait_for_selector("#messages li:has-text('입장했습니다')")
+    assert page.text_content("#status") == "연결됨"
+    minsu.wait_for_output("브라우저 님이 들어왔습니다")
+    assert "민수" in page.inner_text("#users")
+
+    page.fill("#text", "안녕 터미널")
+    page.press("#text", "Enter")
+    minsu.wait_for_output("브라우저: 안녕 터미널")
+    minsu.send_line("안녕 브라우저")
+    page.wait_for_selector("#messages li:has-text('민수: 안녕 브라우저')")
+
+    page.select_option("#to", "민수")
+    page.fill("#text", "귓속말이에요")
+    page.press("#text", "Enter")
+    minsu.wait_for_output("(귓속말) 브라우저 → 민수: 귓속말이에요")
+
+    minsu.send_line(XSS_PROBE)
+    page.wait_for_selector("#messages li:has-text('onerror')")
+    assert page.locator("#messages img").count() == 0  # 요소가 만들어지지 않음
+    assert XSS_PROBE in page.inner_text("#messages")  # 글자 그대로 보임
+    assert page.title() != "xss"
+    assert problems == []  # 스크립트 오류도, CSP 위반도 없음
+
+
+def test_node_websocket_client_joins_and_sends(server: Launch, free_port: int) -> None:
+    server()
+    script = """
+const ws = new WebSocket(process.argv[1]);
+ws.onopen = () => ws.send(JSON.stringify({type: "join", name: "노드"}));
+ws.onmessage = (event) => {
+  const message = JSON.parse(event.data);
+  if (message.type === "welcome") {
+    ws.send(JSON.stringify({type: "message", text: "node에서 안녕"}));
+  } else if (message.type === "message") {
+    console.log(message.from + ": " + message.text);
+    ws.close();
+  }
+};
+ws.onerror = () => process.exit(1);
+"""
+    result = run_node(script, ws_url(free_port))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "노드: node에서 안녕"
+
+
+# ---------------------------------------------------------------------------
+# 데모, 성능 측정, doctest
+# ---------------------------------------------------------------------------
+
+
+def test_demo_walks_through_every_section() -> None:
+    result = run_lesson(LESSON, "demo", timeout=90)
+    assert result.returncode == 0, result.stderr
+    assert_no_traceback(result.stdout + result.stderr)
+    output = result.stdout
+    for expected in (
+        '"code":"invalid_json"',
+        "귓속말 다음에 처음 받은 것: users",
+        "느림이 받은 종료 코드: 1008",
+        "403 거절",
+        "503 서버 정원이 찼습니다",
+        "종료 코드 1001",
+        "8개 절을",
+    ):
+        assert expected in output, expected
+
+
+def test_bench_runs_small_and_loses_nothing() -> None:
+    result = run_lesson(
+        LESSON,
+        "bench",
+        "--clients",
+        "30",
+        "--senders",
+        "3",
+        "--rate",
+        "30",
+        "--duration",
+        "1",
+        timeout=90,
+    )
+    assert result.returncode == 0, result.stderr
+    assert_no_traceback(result.stdout + result.stderr)
+    lost = next(line for line in result.stdout.splitlines() if "잃어버린" in line)
+    assert lost.split()[-2:] == ["0", "0"], lost
+    assert "채팅 ÷ 릴레이" in result.stdout
+    assert "판정:" in result.stdout
+
+
+def test_doctests_pass() -> None:
+    module = load_lesson(LESSON)
+    failed, attempted = doctest.testmod(module, verbose=False)
+    assert attempted > 10
+    assert failed == 0
