@@ -56,7 +56,7 @@ import threading
 import time
 import unicodedata
 import warnings
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -294,13 +294,9 @@ async def run_task_group(slow_delay: float = 1.0) -> TaskGroupReport:
 background_tasks: set[asyncio.Task[None]] = set()  # 발사 후 망각 태스크의 참조 보관소
 
 
-def fire_and_forget(coro: Awaitable[None]) -> asyncio.Task[None]:
+def fire_and_forget(coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
     """태스크를 시작하고 끝날 때까지 참조를 쥐고 있습니다(공식 문서의 권장 방식)."""
-
-    async def wrapper() -> None:
-        await coro
-
-    task = asyncio.create_task(wrapper())
+    task = asyncio.create_task(coro)
     background_tasks.add(task)  # 강한 참조: 가비지 컬렉터가 치우지 못합니다
     task.add_done_callback(background_tasks.discard)  # 끝나면 스스로 빠집니다
     return task
