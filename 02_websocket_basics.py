@@ -31,7 +31,7 @@
     python 02_websocket_basics.py --help
 
 필요 패키지
-    websockets>=15.0 (pip install -r requirements.txt, 17.4에서 확인했습니다).
+    websockets>=17.1 (pip install -r requirements.txt, 17.1과 17.4에서 확인했습니다).
     Python 3.11 이상이 필요합니다.
 
 참고
