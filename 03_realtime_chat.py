@@ -64,7 +64,7 @@
     python 03_realtime_chat.py --help
 
 필요 패키지
-    websockets>=15.0 (Python 3.11 이상). 성능 측정의 RSS와 CPU는 리눅스의
+    websockets>=17.1 (Python 3.11 이상). 성능 측정의 RSS와 CPU는 리눅스의
     /proc에서 읽습니다(다른 운영체제에서는 그 줄만 빠집니다).
 
 참고
@@ -277,7 +277,6 @@ def demo_01_protocol() -> None:
           ...
         보낼 프레임 예: {"type":"message","id":1,"from":"민수","text":"안녕"...}
     """
-    heading(1, "프로토콜: 메시지 종류와 오류 코드")
     print("클라이언트 → 서버:", ", ".join(ClientType))
     print("서버 → 클라이언트:", ", ".join(ServerType))
     print(f"오류 코드 {len(ErrorCode)}개:")
@@ -371,7 +370,6 @@ def demo_02_validation() -> None:
         글 '\\x1b[2J화면 지우기'        → 거절
         프레임 '[1, 2]'                → JSON 객체가 아님(invalid_json)
     """
-    heading(2, "입력 검증: 허용 목록, fullmatch, 길이")
     loose = re.compile(rf"^{NAME_PATTERN.pattern}$")  # 나쁜 예: match와 $
     for name in ["민수", "민수\n", "<b>관리자</b>", "관 리 자", "a" * 21, "１２３"]:
         if valid_name(name):
@@ -466,10 +464,6 @@ class RateGuard:
         self.notified_at = now
         return Verdict.NOTIFY
 
-    def strike(self, now: float) -> bool:
-        """오류로 답한 프레임의 벌점. 예산이 바닥나면 False."""
-        return self.strikes.take(now)
-
 
 def simulate_flood(
     per_second: float, duration: float
@@ -499,9 +493,8 @@ def demo_03_rate_limit() -> None:
     예상 출력:
         초당 20개로 3초(60개): 통과 24, 버림 33, rate_limited 알림 3, 연결 유지
         초당 100개로 3초(300개): 통과 13, 버림 51, rate_limited 알림 1,
-          0.65초(66번째 프레임)에 위반 예산이 바닥나 1008로 닫음
+          0.65초(66번째 프레임)에 위반 예산이 바닥나 닫음
     """
-    heading(3, "속도 제한: 토큰 버킷")
     print(f"설정: 초당 {DEFAULT_RATE:g}개, 한꺼번에 {DEFAULT_BURST}개, ", end="")
     print(f"위반 예산 {STRIKE_BURST}개(초당 {STRIKE_RATE:g}개씩 회복)")
     for per_second in (20, 100):
@@ -686,7 +679,6 @@ def demo_04_chat_room() -> None:
         저장된 글: '메시지 250' (앞뒤 공백을 뺌)
         공백뿐인 글을 올리면: invalid_text (기록은 그대로)
     """
-    heading(4, "채팅방 상태: 접속자, 기록, 브로드캐스트")
     room = ChatRoom(ServerConfig())
     for n in range(1, 251):
         room.post("민수", f"  메시지 {n}  ")  # 아직 아무도 없으니 보낼 곳은 없습니다
@@ -843,12 +835,14 @@ async def handle_client(room: ChatRoom, websocket: ServerConnection) -> None:
     reason = "정상 종료"
     try:
         async for frame in websocket:
+            if client.state is ClientState.GONE:
+                continue  # 내보낸 연결(6절): 닫히는 동안 온 프레임은 버립니다
             now = time.monotonic()
             verdict = guard.check(now)
             code = ErrorCode.RATE_LIMITED if verdict is Verdict.NOTIFY else None
             if verdict is Verdict.ALLOW:
                 code = dispatch(room, client, frame)
-                if code is not None and not guard.strike(now):
+                if code is not None and not guard.strikes.take(now):  # 오류의 벌점
                     verdict = Verdict.DISCONNECT
             if code is not None:
                 room.send([client], error_event(code))
@@ -908,7 +902,6 @@ def demo_05_walkthrough() -> None:
         [클라이언트 지영] <<< {"type":"error","code":"invalid_json",...}
         [클라이언트 지영] 오류 3번 뒤에도 보낸 글이 id 2로 접수됨
     """
-    heading(5, "연결 하나 처리하기: handle_client와 match")
     asyncio.run(walkthrough())
 
 
@@ -924,6 +917,8 @@ def demo_05_walkthrough() -> None:
 # 한도(256 KiB)를 2초 넘게 계속 넘은 연결은
 #   1) 그 자리에서 채팅방에서 빼고 퇴장을 알린 뒤(판정한 순간),
 #   2) 1008(정책 위반)로 닫아 보고, 안 닫히면 transport.abort()로 끊습니다.
+# 닫히는 동안(최대 2초) 그 연결이 보낸 프레임은 handle_client가 버립니다. 처리하면
+# 그 사이의 join 한 번으로 감시와 정원 밖에서 다시 입장할 수 있기 때문입니다.
 # 그러면 연결 하나의 쓰기 버퍼는 "한도 + (유예 시간 + 감시 주기) 동안 들어온 양"을
 # 넘지 못합니다. 들어오는 양은 다시 속도 제한(3절)과 정원이 묶어 둡니다.
 # 하트비트: 상대가 아예 사라지면(전원 꺼짐, 네트워크 끊김) TCP는 한참 동안 모릅니다.
@@ -1040,7 +1035,6 @@ def demo_06_slow_clients() -> None:
         ping_interval 0.5초, ping_timeout 0.5초: 응답 없는 연결을 3.00초 만에
         치웠습니다(닫기 기다림 2초 포함)
     """
-    heading(6, "느린 클라이언트와 하트비트")
     asyncio.run(stalled_reader_scenario())
     asyncio.run(dead_peer_scenario())
 
@@ -1080,14 +1074,17 @@ def allowed_origins(config: ServerConfig) -> list[Origin | None]:
 
 
 def respond(
-    connection: ServerConnection, status: HTTPStatus, body: str, content_type: str
+    connection: ServerConnection,
+    status: HTTPStatus,
+    body: str,
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    """평범한 HTTP 응답 하나(Content-Type을 바꿔 끼웁니다)."""
+    """평범한 HTTP 응답 하나. 기본은 한국어 텍스트, headers가 그 위를 덮습니다."""
     response = connection.respond(status, body)
     del response.headers["Content-Type"]
-    response.headers["Content-Type"] = content_type
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
+    extra = {"Content-Type": "text/plain; charset=utf-8", **(headers or {})}
+    extra |= {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+    response.headers.update(extra)
     return response
 
 
@@ -1096,38 +1093,22 @@ def process_request(
 ) -> Response | None:
     """핸드셰이크 전에 HTTP 요청을 봅니다. None이면 WebSocket으로 진행합니다."""
     path = request.path.partition("?")[0]
+    if path == WS_PATH and len(room.clients) < room.config.max_clients:
+        return None  # 다음은 라이브러리의 Origin 검사(403)와 핸드셰이크
     if path == WS_PATH:
-        if len(room.clients) < room.config.max_clients:
-            return None  # 다음은 라이브러리의 Origin 검사(403)와 핸드셰이크
         log.warning("정원 초과로 거절(503): 연결 %d개", len(room.clients))
-        return respond(
-            connection,
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            "서버 정원이 찼습니다. 잠시 뒤에 다시 접속해 주세요.\n",
-            "text/plain; charset=utf-8",
-        )
+        full = "서버 정원이 찼습니다. 잠시 뒤에 다시 접속해 주세요.\n"
+        return respond(connection, HTTPStatus.SERVICE_UNAVAILABLE, full)
     if path == "/":
-        response = respond(
-            connection, HTTPStatus.OK, PAGE_HTML, "text/html; charset=utf-8"
-        )
-        response.headers["Content-Security-Policy"] = PAGE_CSP
-        return response
+        return respond(connection, HTTPStatus.OK, PAGE_HTML, PAGE_HEADERS)
     if path == "/healthz":
-        health = {
-            "status": "shutting_down" if room.closing else "ok",
-            "users": len(room.users),
-            "connections": len(room.clients),
-            "uptime": round(time.monotonic() - room.started, 1),
-        }
-        return respond(
-            connection, HTTPStatus.OK, json.dumps(health), "application/json"
-        )
-    return respond(
-        connection,
-        HTTPStatus.NOT_FOUND,
-        "없는 주소입니다. / (채팅 화면), /ws (WebSocket), /healthz (상태)\n",
-        "text/plain; charset=utf-8",
-    )
+        uptime = round(time.monotonic() - room.started, 1)
+        health = {"status": "ok", "users": len(room.users)}
+        health |= {"connections": len(room.clients), "uptime": uptime}
+        json_type = {"Content-Type": "application/json"}
+        return respond(connection, HTTPStatus.OK, json.dumps(health), json_type)
+    routes = "/ (채팅 화면), /ws (WebSocket), /healthz (상태)"
+    return respond(connection, HTTPStatus.NOT_FOUND, f"없는 주소입니다. {routes}\n")
 
 
 async def http_get(port: int, path: str) -> tuple[str, dict[str, str], bytes]:
@@ -1172,15 +1153,17 @@ async def http_tour() -> None:
 def demo_07_http() -> None:
     """7절: 같은 포트의 HTTP, Origin 검사, 정원.
 
-    예상 출력:
+    예상 출력(포트와 시간은 실행마다 다름):
         GET /healthz → HTTP/1.1 200 OK (application/json) {"status": "ok", ...}
-        GET /        → HTTP/1.1 200 OK (text/html; charset=utf-8) 7,412바이트
-        GET /nope    → HTTP/1.1 404 Not Found (text/plain; charset=utf-8) ...
+        GET /        → HTTP/1.1 200 OK (text/html; charset=utf-8) 6,593바이트
+        GET /nope    → HTTP/1.1 404 Not Found (text/plain; charset=utf-8) 78바이트
         Origin http://127.0.0.1:54321    → 101 WebSocket 연결됨
         Origin http://evil.example       → 403 거절
-        정원 2명일 때 세 번째 연결 → 503 서버 정원이 찼습니다. ...
+        [서버] 정원 초과로 거절(503): 연결 2개
+        정원 2명일 때 세 번째 연결 → 503 서버 정원이 찼습니다. 잠시 뒤에 ...
+        [서버] 종료합니다: 0명에게 알리고 연결 1개를 1001로 닫습니다
+        [서버] 모든 연결을 닫았습니다 (0.2ms)
     """
-    heading(7, "같은 포트의 HTTP: 채팅 화면, /healthz, Origin, 정원")
     asyncio.run(http_tour())
 
 
@@ -1236,7 +1219,11 @@ async def shutdown(room: ChatRoom, server: Server) -> None:
         "text": "서버를 종료합니다. 잠시 뒤 다시 접속해 주세요.",
     }
     room.send(room.users.values(), notice | {"ts": time.time()})
-    log.info("종료합니다: 연결 %d개에 알리고 1001로 닫습니다", len(room.clients))
+    log.info(
+        "종료합니다: %d명에게 알리고 연결 %d개를 1001로 닫습니다",
+        len(room.users),
+        len(room.clients),
+    )
     server.close(close_connections=True, code=CloseCode.GOING_AWAY, reason="shutdown")
     try:
         async with asyncio.timeout(SHUTDOWN_GRACE):
@@ -1278,12 +1265,12 @@ async def serve_until_stopped(config: ServerConfig) -> None:
 def port_problem(exc: OSError, host: str, port: int) -> str:
     """서버를 열 수 없을 때의 한국어 안내.
 
-    >>> port_problem(OSError(errno.EADDRINUSE, "in use"), "127.0.0.1", 8765)[:34]
-    '[서버] 포트 8765를 이미 다른 프로그램이 쓰고 있습니다.'
+    >>> port_problem(OSError(errno.EADDRINUSE, "in use"), "127.0.0.1", 36581)[:36]
+    '[서버] 포트 36581번은 이미 다른 프로그램이 쓰고 있습니다.'
     """
     if exc.errno in (errno.EADDRINUSE, 10048):  # 10048: Windows의 WSAEADDRINUSE
         return (
-            f"[서버] 포트 {port}를 이미 다른 프로그램이 쓰고 있습니다. 그 프로그램을 "
+            f"[서버] 포트 {port}번은 이미 다른 프로그램이 쓰고 있습니다. 그 프로그램을 "
             f"끝내거나 --port {port + 1}처럼 다른 포트를 고르세요."
         )
     return (
@@ -1313,26 +1300,28 @@ async def shutdown_tour() -> None:
         ]
         endings = [asyncio.create_task(c.expect(ServerType.SYSTEM)) for c in clients]
         await asyncio.sleep(0.05)
-        started = time.perf_counter()
-    elapsed = time.perf_counter() - started
     for client, ending in zip(clients, endings, strict=True):
         notice = await ending
         code = await read_until_closed(client.websocket)
         print(f"[클라이언트 {client.name}] 알림 '{notice['text']}', 종료 코드 {code}")
-    print(f"[서버] 알림부터 모든 연결을 닫기까지 {seconds(elapsed)}")
 
 
 def demo_08_shutdown() -> None:
     """8절: 우아한 종료.
 
-    예상 출력:
-        [서버] 종료합니다: 연결 2개에 알리고 1001로 닫습니다
-        [서버] 종료했습니다 (3.2ms)
+    예상 출력(퇴장 두 줄의 순서와 시간은 실행마다 다름):
+        [서버] 입장: 민수 (접속 1명)
+        [서버] 입장: 지영 (접속 2명)
+        [클라이언트 민수] <<< {"type":"join","name":"지영"}
+        [서버] 종료합니다: 2명에게 알리고 연결 2개를 1001로 닫습니다
+        [클라이언트 민수] <<< {"type":"system","text":"서버를 종료합니다. ..."}
+        [클라이언트 지영] <<< {"type":"system","text":"서버를 종료합니다. ..."}
+        [서버] 퇴장: 민수 (정상 종료, 접속 1명)
+        [서버] 퇴장: 지영 (정상 종료, 접속 0명)
+        [서버] 모든 연결을 닫았습니다 (1.2ms)
         [클라이언트 민수] 알림 '서버를 종료합니다. ...', 종료 코드 1001
         [클라이언트 지영] 알림 '서버를 종료합니다. ...', 종료 코드 1001
-        [서버] 알림부터 모든 연결을 닫기까지 3.5ms
     """
-    heading(8, "서버 실행과 우아한 종료")
     asyncio.run(shutdown_tour())
 
 
@@ -1361,9 +1350,9 @@ def start_keyboard() -> asyncio.Queue[str | None]:
     lines: asyncio.Queue[str | None] = asyncio.Queue()
 
     def read_lines() -> None:  # 별도 스레드: 여기서는 블로킹 호출이 괜찮습니다
-        for line in sys.stdin:
-            loop.call_soon_threadsafe(lines.put_nowait, line.rstrip("\r\n"))
         with contextlib.suppress(RuntimeError):  # 이벤트 루프가 먼저 끝났으면 그만
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(lines.put_nowait, line.rstrip("\r\n"))
             loop.call_soon_threadsafe(lines.put_nowait, None)
 
     threading.Thread(target=read_lines, name="keyboard", daemon=True).start()
@@ -1419,25 +1408,12 @@ def describe(event: object) -> str:
     >>> describe(error_event(ErrorCode.NAME_TAKEN))
     '<<< 오류(name_taken): 이미 쓰이는 이름입니다.'
     """
+    indent = "\n    "  # 여러 줄 글은 둘째 줄부터 들여 써서 다음 글과 구분합니다
     match event:
-        case {
-            "type": ServerType.MESSAGE,
-            "id": n,
-            "from": sender,
-            "text": text,
-            "ts": ts,
-        }:
-            return f"<<< {clock(ts)} #{n} {sender}: {text}".replace("\n", "\n    ")
-        case {
-            "type": ServerType.WHISPER,
-            "from": sender,
-            "to": to,
-            "text": text,
-            "ts": ts,
-        }:
-            return f"<<< {clock(ts)} (귓속말) {sender} → {to}: {text}".replace(
-                "\n", "\n    "
-            )
+        case {"type": ServerType.MESSAGE, "id": n, "from": who, "text": msg, "ts": ts}:
+            return f"<<< {clock(ts)} #{n} {who}: {msg}".replace("\n", indent)
+        case {"type": ServerType.WHISPER, "from": who, "to": to, "text": msg, "ts": ts}:
+            return f"<<< {clock(ts)} (귓속말) {who} → {to}: {msg}".replace("\n", indent)
         case {"type": ServerType.JOIN, "name": name}:
             return f"<<< * {name} 님이 들어왔습니다"
         case {"type": ServerType.LEAVE, "name": name}:
@@ -1472,7 +1448,7 @@ def explain_connect_error(exc: BaseException, uri: str) -> str:
             return "서버 정원이 찼거나 종료 중입니다(503)."
         if status == HTTPStatus.FORBIDDEN:
             return "서버가 이 출처(Origin)를 거절했습니다(403)."
-        return f"서버가 HTTP {status}로 거절했습니다. 주소 끝의 {WS_PATH}를 확인하세요."
+        return f"서버가 거절했습니다(HTTP {status}). 주소 끝의 {WS_PATH}를 확인하세요."
     if isinstance(exc, InvalidURI):
         return f"주소 형식이 잘못되었습니다: {uri} (예: ws://127.0.0.1:8765/ws)"
     if isinstance(exc, TimeoutError):
@@ -1701,6 +1677,7 @@ let users = [];
 let joined = false;
 let stopped = false;
 let attempts = 0;
+let retry = 0;  // 다시 연결 타이머
 
 function setStatus(text, cls) {
   $("status").textContent = text;
@@ -1814,12 +1791,15 @@ function connect() {
     attempts += 1;
     setStatus("끊김(" + e.code + "), " + delay.toFixed(1) +
       "초 뒤 다시 연결", "offline");
-    setTimeout(connect, delay * 1000);
+    retry = setTimeout(connect, delay * 1000);
   };
 }
 
 $("join").addEventListener("submit", (e) => {
   e.preventDefault();
+  // 두 번 눌러도 연결은 하나: 열려 있거나 닫히는 중이면 무시합니다.
+  if (ws && ws.readyState !== WebSocket.CLOSED) return;
+  clearTimeout(retry);  // 기다리던 다시 연결 대신 지금 연결합니다
   me = $("name").value.trim();
   $("join-error").textContent = "";
   stopped = false;
@@ -1887,6 +1867,10 @@ PAGE_CSP = (  # 'self'는 같은 호스트와 포트의 ws://도 허용합니다
     f"style-src {csp_hash(PAGE_STYLE)}; connect-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+PAGE_HEADERS = {
+    "Content-Type": "text/html; charset=utf-8",
+    "Content-Security-Policy": PAGE_CSP,
+}
 
 
 # =============================================================================
@@ -1967,39 +1951,45 @@ async def open_load_clients(uri: str, run: LoadResult) -> None:
             websocket = await connect(
                 uri, compression=None, ping_interval=None, open_timeout=60
             )
+            run.clients.append(websocket)  # 실패해도 finish_load가 닫습니다
             if run.chat:
                 join: Event = {"type": ClientType.JOIN, "name": f"b{index:04d}"}
                 await websocket.send(encode(join))
                 await websocket.recv()  # welcome
-            run.clients.append(websocket)
             run.readers.append(asyncio.create_task(read_load(websocket, index, run)))
-            if len(run.clients) % 100 == 0:
-                print(f"\r[bench] {run.label}: 연결 {len(run.clients)}/{count}", end="")
+            if len(run.readers) % 100 == 0:
+                print(f"\r[bench] {run.label}: 연결 {len(run.readers)}/{count}", end="")
 
     started = time.perf_counter()
-    await asyncio.gather(*(open_one(index) for index in range(count)))
-    print(f" ({seconds(time.perf_counter() - started)})")
+    opening = [asyncio.create_task(open_one(index)) for index in range(count)]
+    try:
+        await asyncio.gather(*opening)
+    finally:  # 하나가 실패하면 나머지 연결 시도도 멈춥니다
+        for task in opening:
+            task.cancel()
+        await asyncio.gather(*opening, return_exceptions=True)
+    elapsed = seconds(time.perf_counter() - started)
+    print(f"\r[bench] {run.label}: 연결 {len(run.readers)}/{count} ({elapsed})")
 
 
 async def send_load(
     run: LoadResult, args: argparse.Namespace, tag: str, duration: float
 ) -> int:
-    """보내는 사람 args.senders명이 합계 초당 args.rate개를 고르게 보냅니다."""
-    loop = asyncio.get_running_loop()
-    interval = args.senders / args.rate  # 한 사람의 간격(초)
+    """합계 초당 args.rate개를 duration초 동안: n번째 메시지는 n / rate초에 보냅니다.
 
-    async def sender(index: int, websocket: ClientConnection) -> int:
-        start = loop.time() + index / args.rate  # 보내는 사람마다 어긋나게
-        count = 0
-        while (due := start + count * interval) < start + duration:
-            await asyncio.sleep(max(0.0, due - loop.time()))
-            count += 1
-            text = f"{tag}{index}.{count} {time.perf_counter():.6f} {BENCH_PAD}"
-            await websocket.send(run.frame(text))
-        return count
-
+    보내는 사람 args.senders명이 차례로 돌아가며 하나씩 보내므로, 토막이 짧아도
+    보내는 양은 rate × duration개 그대로이고 토막도 duration초 안에 끝납니다.
+    """
+    loop, rate = asyncio.get_running_loop(), float(args.rate)
     senders = run.clients[: args.senders]
-    return sum(await asyncio.gather(*(sender(*pair) for pair in enumerate(senders))))
+    count = math.ceil(round(rate * duration, 6))  # 0.1 × 20 같은 값의 오차를 버림
+    start = loop.time()
+    for n in range(count):
+        await asyncio.sleep(max(0.0, start + n / rate - loop.time()))
+        index = n % len(senders)
+        text = f"{tag}{index}.{n} {time.perf_counter():.6f} {BENCH_PAD}"
+        await senders[index].send(run.frame(text))
+    return count
 
 
 async def wait_until(condition: Callable[[], bool], within: float) -> bool:
@@ -2057,14 +2047,18 @@ async def measure_round(
 #   (측정 끝 RSS - 연결 전 RSS) / N입니다.
 
 
-def raise_open_file_limit(needed: int) -> None:
-    """열 수 있는 파일(소켓) 수의 한도를 needed 이상으로 올려 봅니다(유닉스)."""
+def raise_open_file_limit(needed: int) -> bool:
+    """열 수 있는 파일(소켓) 수의 한도를 needed 이상으로 올립니다. 못 올리면 False."""
     if sys.platform == "win32":
-        return
+        return True
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return True
+    try:  # 하드 한도보다 크면 ValueError, macOS는 하드 한도가 무한이어도 OPEN_MAX까지만
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+    except (ValueError, OSError):
+        return False
+    return True
 
 
 def process_usage(pid: int) -> tuple[float, int] | None:
@@ -2159,11 +2153,8 @@ async def relay_until_stopped(config: ServerConfig) -> None:
 #   0.1초를 넘기도 합니다(2코어 기계에서 잰 최댓값 약 0.2초). 그래서 측정하는
 #   동안만 gc.freeze()로 이미 있는 객체를 수집 대상에서 뺍니다. 서버 프로세스는
 #   건드리지 않습니다.
-# 측정 예(2코어 공유 기계, 기본값: 1,000명씩, 합계 초당 20개, 서버마다 10초):
-#   전달 약 2만 건/초, 잃어버린 메시지 0개, p99 지연 시간 릴레이 46.4ms · 채팅
-#   46.4ms(1.00배, 세 번 재면 0.92~1.30배), 서버 CPU 22.6% · 22.5%,
-#   연결당 RSS 15.7 KiB · 16.5 KiB. 지연 시간의 대부분은 부하 발생기가 메시지
-#   하나를 1,000개 연결에서 차례로 받는 시간이고, 채팅 서버가 더하는 일은 작습니다.
+# 2코어 기계에서 기본값으로 잰 결과와 그 읽는 법은 README의 "성능 측정: bench"에
+# 있습니다. 지연 시간의 대부분은 부하 발생기 쪽이고, 채팅 서버가 더하는 일은 작습니다.
 
 BENCH_ROUNDS = 10  # 측정 시간을 이만큼 나눠 두 서버를 번갈아 잽니다
 
@@ -2172,10 +2163,11 @@ async def finish_load(run: LoadResult, *, close: bool) -> None:
     """연결을 정리합니다. close=False면 서버가 닫아 주기를(1001) 기다립니다."""
     if close:
         await asyncio.gather(*(websocket.close() for websocket in run.clients))
-    _, pending = await asyncio.wait(run.readers, timeout=15)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
+    if run.readers:
+        _, pending = await asyncio.wait(run.readers, timeout=15)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
     for websocket in run.clients:
         websocket.transport.abort()  # 이미 닫혔으면 아무 일도 하지 않습니다
 
@@ -2183,7 +2175,15 @@ async def finish_load(run: LoadResult, *, close: bool) -> None:
 async def run_bench(args: argparse.Namespace) -> int:
     """bench 모드: 맨 릴레이와 채팅 서버에 같은 부하를 번갈아 걸어 비교합니다."""
     args.senders = min(args.senders, args.clients)  # 보내는 사람도 클라이언트 중에서
-    raise_open_file_limit(4 * args.clients + 256)
+    needed = 4 * args.clients + 256  # 부하 발생기에 2N개, 서버마다 N개, 여유분
+    if not raise_open_file_limit(needed):
+        print(
+            f"[bench] 열 수 있는 파일(소켓) 수의 한도를 {needed}개로 올리지 "
+            f"못했습니다. `ulimit -n {needed}` 명령으로 올린 뒤 다시 실행하거나 "
+            "--clients를 줄이세요.",
+            file=sys.stderr,
+        )
+        return 1
     print(
         f"[bench] 클라이언트 {args.clients:,}명, 보내는 사람 {args.senders}명, "
         f"합계 초당 {args.rate:g}개, 서버마다 {args.duration:g}초, 압축 끔"
@@ -2215,17 +2215,27 @@ async def run_bench(args: argparse.Namespace) -> int:
                 print(f"\r[bench] 측정 {number}/{BENCH_ROUNDS}...", end="", flush=True)
                 for run in runs:
                     await measure_round(run, args, args.duration / BENCH_ROUNDS)
-            gc.unfreeze()
             for run in runs:
                 run.rss_loaded = await rss_of(run.pid)
         print(" 끝")  # 여기까지 오면 서버들이 종료하며 연결을 닫았습니다
-        for run in runs:
-            await finish_load(run, close=run.pid is None)
+    except ConnectionClosed as exc:  # 예: --uri로 잰 서버가 속도 제한으로 닫음(1008)
+        reason = explain_close(exc)
+        if exc.rcvd is not None and exc.rcvd.code == CloseCode.POLICY_VIOLATION:
+            reason += (
+                " 한 사람의 속도(--rate ÷ --senders)를 "
+                "서버의 --rate-limit 아래로 낮추세요."
+            )
+        print(f"\n[bench] 측정하지 못했습니다. {reason}", file=sys.stderr)
+        return 1
     except (OSError, InvalidHandshake, RuntimeError) as exc:
         reason = str(exc) if isinstance(exc, RuntimeError) else ""
         reason = reason or explain_connect_error(exc, args.uri or "bench 서버")
         print(f"\n[bench] 측정하지 못했습니다. {reason}", file=sys.stderr)
         return 1
+    finally:  # 성공했든 실패했든: gc.freeze()를 되돌리고 부하 연결을 정리합니다
+        gc.unfreeze()
+        for run in runs:
+            await finish_load(run, close=run.pid is None)
     print_bench_report(runs)
     return 0
 
@@ -2311,7 +2321,9 @@ def run_demo(section: str) -> int:
     numbers = list(SECTIONS) if section == "all" else [int(section)]
     start = time.perf_counter()
     for number in numbers:
-        SECTIONS[number][1]()
+        title, demo = SECTIONS[number]
+        heading(number, title)
+        demo()
     if len(numbers) > 1:
         print(
             f"\n{len(numbers)}개 절을 "
@@ -2399,15 +2411,30 @@ def origin_choice(value: str) -> str:
 
 
 def positive(kind: Callable[[str], float]) -> Callable[[str], float]:
-    """0보다 큰 수만 받는 argparse 타입."""
+    """0보다 큰 유한한 수만 받는 argparse 타입(kind는 int 또는 float).
+
+    >>> positive(float)("0.5"), positive(int)("3")
+    (0.5, 3)
+    >>> positive(int)("1.5")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: '1.5'은(는) 정수가 아닙니다
+    >>> positive(float)("nan")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: 'nan': 0보다 큰 유한한 수여야 합니다
+    """
+    what = "정수" if kind is int else "수"
 
     def check(value: str) -> float:
         try:
             number = kind(value)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"'{value}'은(는) 수가 아닙니다") from None
-        if number <= 0:
-            raise argparse.ArgumentTypeError(f"'{value}': 0보다 커야 합니다")
+            raise argparse.ArgumentTypeError(
+                f"'{value}'은(는) {what}가 아닙니다"
+            ) from None
+        if not 0 < number < math.inf:  # nan은 어떤 비교도 참이 아니라 여기서 걸립니다
+            raise argparse.ArgumentTypeError(
+                f"'{value}': 0보다 큰 유한한 수여야 합니다"
+            )
         return number
 
     return check
@@ -2658,7 +2685,9 @@ def run_menu(parser: KoreanArgumentParser) -> int:
             name = ask_name()
             if name is None:
                 continue
-            argv = ["client", "--name", name]
+            # 채팅이 끝나도 키보드 스레드(9절)는 다음 줄을 기다리며 stdin을 붙잡고
+            # 있어서, 메뉴로 돌아가면 메뉴의 입력을 가로챕니다. 그래서 여기서 끝냅니다.
+            return run_mode(parser.parse_args(["client", "--name", name]))
         run_mode(parser.parse_args(argv))
 
 

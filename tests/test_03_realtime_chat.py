@@ -8,9 +8,12 @@ Chromium(Playwright), Node의 내장 WebSocket입니다.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import doctest
+import hashlib
 import json
+import re
 import signal
 import socket
 import time
@@ -80,9 +83,11 @@ class Peer:
                     return event
 
     async def error_code(self, frame: str | bytes | Event) -> str:
+        """frame을 보내고 받은 오류 코드. 설명(message)은 한국어여야 합니다."""
         await self.send(frame)
         event = await self.next()
         assert event["type"] == "error", event
+        assert HANGUL.search(event["message"]), event
         return str(event["code"])
 
     async def still_usable(self) -> None:
@@ -187,6 +192,8 @@ def test_late_joiner_gets_the_last_100_messages(server: Launch, free_port: int) 
                 await minsu.send({"type": "message", "text": f"  메시지 {n}  "})
             while (await minsu.next("message"))["id"] != 120:
                 pass
+            await minsu.send({"type": "whisper", "to": "민수", "text": "기록에 없음"})
+            await minsu.next("whisper")  # 귓속말은 기록에 남지 않습니다
             async with peer(free_port) as late:
                 await late.send({"type": "join", "name": "늦게"})
                 return await late.next("welcome")
@@ -211,6 +218,7 @@ def test_late_joiner_gets_the_last_100_messages(server: Launch, free_port: int) 
 # 프로토콜: 모든 오류 코드, 그 뒤에도 연결은 살아 있음
 # ---------------------------------------------------------------------------
 
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
 Case = tuple[str | bytes | Event, str]  # (보낼 프레임, 기대하는 오류 코드)
 BEFORE_JOIN: list[Case] = [
     ("안녕", "invalid_json"),
@@ -274,19 +282,9 @@ def test_every_error_code_is_answered_and_the_connection_stays_usable(
         return wrong
 
     assert asyncio.run(scenario()) == []
-
-
-def test_error_messages_are_korean(server: Launch, free_port: int) -> None:
-    server()
-
-    async def scenario() -> Event:
-        async with peer(free_port) as client:
-            await client.send("안녕")
-            return await client.next("error")
-
-    event = asyncio.run(scenario())
-    assert event["code"] == "invalid_json"
-    assert any("\uac00" <= ch <= "\ud7a3" for ch in event["message"])
+    # 모든 오류 코드를 시험했는지(rate_limited는 아래 속도 제한 테스트가 봅니다).
+    covered = {code for _, code in BEFORE_JOIN + AFTER_JOIN} | {"rate_limited"}
+    assert covered == set(load_lesson(LESSON).ErrorCode)
 
 
 def test_rate_limit_answers_once_per_second_then_recovers(
@@ -296,24 +294,27 @@ def test_rate_limit_answers_once_per_second_then_recovers(
 
     async def scenario() -> tuple[int, int, Event, int | None]:
         async with peer(free_port, "민수") as minsu:
-            for n in range(30):
-                await minsu.send({"type": "message", "text": f"빠르게 {n}"})
-            accepted = limited = 0
+            for n in range(30):  # 절반은 깨진 JSON: 속도 제한은 모든 프레임을 셉니다
+                await minsu.send(
+                    f"깨진 {n}" if n % 2 else {"type": "message", "text": "빠르게"}
+                )
+            answered = limited = 0
             with contextlib.suppress(TimeoutError):
                 while True:
                     event = await minsu.next(within=0.5)
-                    accepted += event["type"] == "message"
+                    answered += event["type"] == "message"
+                    answered += event.get("code") == "invalid_json"
                     limited += event.get("code") == "rate_limited"
             await asyncio.sleep(1.2)  # 토큰이 다시 찹니다
             await minsu.send({"type": "message", "text": "천천히"})
             recovered = await minsu.next("message")
             for n in range(200):  # 멈추지 않고 쏟아부으면 닫힙니다
                 await minsu.send({"type": "message", "text": f"홍수 {n}"})
-            return accepted, limited, recovered, await minsu.close_code()
+            return answered, limited, recovered, await minsu.close_code()
 
-    accepted, limited, recovered, code = asyncio.run(scenario())
-    # 한꺼번에 10개 - join에 쓴 1개 + 보내는 동안 다시 찬 토큰 몇 개
-    assert 9 <= accepted <= 12
+    answered, limited, recovered, code = asyncio.run(scenario())
+    # 답을 받은 프레임(글, invalid_json): 한꺼번에 10개 - join 1개 + 다시 찬 토큰 몇 개
+    assert 9 <= answered <= 12
     assert 1 <= limited <= 2  # 버린 프레임이 열 몇 개여도 알림은 1초에 한 번
     assert recovered["text"] == "천천히"
     assert code == 1008
@@ -385,21 +386,40 @@ def test_origin_check(server: Launch, free_port: int) -> None:
     assert status == 403
 
 
+def csp_source_hash(page: str, tag: str) -> str:
+    """페이지 안 <tag>...</tag> 내용의 CSP 해시('sha256-...')."""
+    source = page.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0]
+    digest = hashlib.sha256(source.encode()).digest()
+    return f"'sha256-{base64.b64encode(digest).decode()}'"
+
+
 def test_http_routes_on_the_same_port(server: Launch, free_port: int) -> None:
     server()
-    status, headers, body = http_get(free_port, "/healthz")
+
+    async def health_with_one_user() -> Event:
+        async with peer(free_port, "민수"):
+            result: Event = json.loads(
+                await asyncio.to_thread(lambda: http_get(free_port, "/healthz")[2])
+            )
+            return result
+
+    health = asyncio.run(health_with_one_user())
+    assert (health["status"], health["users"], health["connections"]) == ("ok", 1, 1)
+    assert health["uptime"] >= 0
+    status, headers, _ = http_get(free_port, "/healthz")
     assert status == 200
     assert headers["Content-Type"] == "application/json"
-    health = json.loads(body)
-    assert health["status"] == "ok"
-    assert health["users"] == 0
-    assert health["uptime"] >= 0
 
     status, headers, page = http_get(free_port, "/")
     assert status == 200
     assert headers["Content-Type"] == "text/html; charset=utf-8"
-    assert "script-src 'sha256-" in headers["Content-Security-Policy"]
-    assert "<script src" not in page  # 외부 스크립트(CDN) 없음
+    csp = headers["Content-Security-Policy"]
+    assert csp.startswith("default-src 'none'")
+    assert "unsafe-inline" not in csp
+    # 페이지에 든 스크립트와 스타일이 CSP의 해시와 맞아야 브라우저가 실행합니다.
+    assert f"script-src {csp_source_hash(page, 'script')};" in csp
+    assert f"style-src {csp_source_hash(page, 'style')};" in csp
+    assert page.count("<script") == 1  # 외부 스크립트(CDN) 없음
     assert ".innerHTML" not in page  # 사용자 글은 textContent로만
     page.encode("cp949")  # 한국어 Windows에서도 문제없는 글자만
 
@@ -483,17 +503,17 @@ def test_stalled_reader_is_closed_1008_while_others_keep_receiving(
                 sent += 1
                 await asyncio.sleep(0.005)
             await watching
+            # 내보낸 연결은 닫히는 동안(최대 2초) 보낸 것이 처리되면 안 됩니다.
+            await stalled.send(json.dumps({"type": "join", "name": "유령"}))
+            await asyncio.sleep(0.3)
             stalled.transport.resume_reading()  # 지금 읽으면 1008 닫기 프레임에 닿음
-            try:
-                async with asyncio.timeout(10):
-                    while True:
-                        await stalled.recv()
-            except ConnectionClosed as exc:
-                code = exc.rcvd.code if exc.rcvd is not None else None
+            code = await Peer(stalled).close_code()
             await sender.send({"type": "message", "text": "마지막"})
-            while (await reader.next("message"))["text"] != "마지막":
-                pass
+            later: list[Event] = []
+            while (event := await reader.next()).get("text") != "마지막":
+                later.append(event)
             draining.cancel()
+            assert [e for e in later if e["type"] != "message"] == []
             return ids, sent, code
 
     ids, sent, code = asyncio.run(scenario())
@@ -566,13 +586,20 @@ def test_send_mode_joins_sends_and_exits(server: Launch, free_port: int) -> None
     assert "봇: 배포 끝" in result.stdout
 
 
-def test_send_mode_reports_a_rejected_name(server: Launch, free_port: int) -> None:
+def test_send_mode_reports_a_rejected_text_or_name(
+    server: Launch, start_lesson: Launch, free_port: int
+) -> None:
     server()
-    result = run_lesson(
-        LESSON, "client", "--name", "봇", "--uri", ws_url(free_port), "--send", "   "
-    )
-    assert result.returncode == 1
-    assert "invalid_text" in result.stdout
+    send = ("client", "--uri", ws_url(free_port), "--send")
+    blank = run_lesson(LESSON, *send, "   ", "--name", "봇")
+    assert blank.returncode == 1
+    assert "invalid_text" in blank.stdout
+    terminal_client(start_lesson, free_port, "민수")  # 이름을 차지하고 있습니다
+    taken = run_lesson(LESSON, *send, "안녕", "--name", "민수")
+    assert taken.returncode == 1
+    assert "입장하지 못했습니다" in taken.stdout
+    assert "이미 쓰이는 이름입니다" in taken.stdout
+    assert_no_traceback(blank.stderr + taken.stderr)
 
 
 def test_refused_connection_is_a_korean_sentence(free_port: int) -> None:
@@ -614,6 +641,24 @@ def test_menu_asks_for_a_name_for_the_client() -> None:
     assert result.returncode == 0, result.stderr
     assert "'나쁜 이름!'은(는) 쓸 수 없습니다" in result.stdout
     assert result.stdout.count("번호를 고르세요 >") == 2
+
+
+def test_menu_client_ends_the_program_after_chatting(
+    server: Launch, start_lesson: Launch, free_port: int
+) -> None:
+    """채팅이 끝난 뒤 키보드 스레드가 메뉴의 입력을 가로채지 않습니다."""
+    server()
+    menu = start_lesson(LESSON, env={"PORT": str(free_port)}, stdin=True)
+    menu.wait_for_output("번호를 고르세요 > ")
+    menu.send_line("2")
+    menu.wait_for_output("이름")
+    menu.send_line("민수")
+    menu.wait_for_output("입장했습니다")
+    menu.send_line("/quit")
+    menu.wait_for_output("채팅을 마쳤습니다")
+    assert menu.wait(timeout=10) == 0
+    assert menu.stdout.count("번호를 고르세요 >") == 1
+    assert_no_traceback(menu.stdout + menu.stderr)
 
 
 # ---------------------------------------------------------------------------
@@ -695,15 +740,26 @@ def test_demo_walks_through_every_section() -> None:
     assert_no_traceback(result.stdout + result.stderr)
     output = result.stdout
     for expected in (
+        "초당 20개로 3초(60개): 통과 24, 버림 33, rate_limited 알림 3, 연결 유지",
+        "기록 100개, 가장 오래된 id 151, 가장 새 id 250",
         '"code":"invalid_json"',
-        "귓속말 다음에 처음 받은 것: users",
+        "귓속말 다음에 처음 받은 것: users",  # 철수에게는 귓속말이 오지 않음
+        "오류 3번 뒤에도 보낸 글이 id 2로 접수됨",
         "느림이 받은 종료 코드: 1008",
+        '[클라이언트 지영] <<< {"type":"leave","name":"유령"}',
+        "GET /healthz → HTTP/1.1 200 OK (application/json)",
         "403 거절",
         "503 서버 정원이 찼습니다",
-        "종료 코드 1001",
         "8개 절을",
     ):
         assert expected in output, expected
+    # 느린 클라이언트를 내보내는 동안 읽는 두 사람은 하나도 잃지 않았습니다.
+    got = re.search(
+        r"민수가 받은 메시지 (\d+)/(\d+)개, 지영이 받은 메시지 (\d+)/(\d+)개", output
+    )
+    assert got is not None, output
+    assert len(set(got.groups())) == 1, got[0]
+    assert output.count("종료 코드 1001") == 2
 
 
 def test_bench_runs_small_and_loses_nothing() -> None:
@@ -713,19 +769,24 @@ def test_bench_runs_small_and_loses_nothing() -> None:
         "--clients",
         "30",
         "--senders",
-        "3",
+        "4",
         "--rate",
-        "30",
+        "20",
         "--duration",
         "1",
         timeout=90,
     )
     assert result.returncode == 0, result.stderr
     assert_no_traceback(result.stdout + result.stderr)
-    lost = next(line for line in result.stdout.splitlines() if "잃어버린" in line)
-    assert lost.split()[-2:] == ["0", "0"], lost
-    assert "채팅 ÷ 릴레이" in result.stdout
-    assert "판정:" in result.stdout
+
+    def row(title: str) -> list[str]:
+        """결과 표에서 title 줄의 값들(맨 릴레이, 채팅 서버 순)."""
+        line = next(x for x in result.stdout.splitlines() if x.startswith(title))
+        return line.removeprefix(title).split()
+
+    assert row("보낸 메시지(개)") == ["20", "20"]  # 합계 초당 20개 × 1초
+    assert row("잃어버린 메시지(개)") == ["0", "0"]
+    assert "p99 지연 시간은 맨 릴레이의" in result.stdout
 
 
 def test_doctests_pass() -> None:
