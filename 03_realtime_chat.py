@@ -761,7 +761,7 @@ def free_port(host: str = DEFAULT_HOST) -> int:
 #   프레임 받기 → 속도 제한(3절) → 이진 프레임 거절 → JSON 객체인지(2절) → type별
 # type별 처리는 match 문의 매핑 패턴으로 나눕니다. case의 순서가 곧 프로토콜의
 # 우선순위입니다(입장 전 검사가 모르는 type 검사보다 먼저 옵니다).
-# 연결이 어떻게 끝나든(정상 종료, 끊김, ping 시간 초과, 내보냄) finally에서
+# 연결이 어떻게 끝나든(어느 쪽이 닫음, 끊김, ping 시간 초과, 내보냄) finally에서
 # 채팅방에서 빼므로 접속자 목록에 유령이 남지 않습니다.
 
 
@@ -795,22 +795,27 @@ def dispatch(room: ChatRoom, client: Client, frame: str | bytes) -> ErrorCode | 
 
 
 def describe_close(exc: ConnectionClosed) -> str:
-    """연결이 끝난 까닭을 로그에 남길 한국어로.
+    """연결이 끝난 까닭을 로그에 남길 한국어로. 닫기 프레임을 먼저 보낸 쪽이 닫은 쪽.
 
-    >>> from websockets.exceptions import ConnectionClosedError
+    >>> from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
     >>> from websockets.frames import Close
     >>> timeout = Close(1011, "keepalive ping timeout")
     >>> describe_close(ConnectionClosedError(None, timeout))
     '응답 없음(ping 시간 초과)'
     >>> describe_close(ConnectionClosedError(None, None))
     '연결 끊김(닫기 프레임 없음)'
+    >>> bye = Close(1001, "shutdown")  # 서버가 보내고(sent) 클라이언트가 되돌려 줌
+    >>> describe_close(ConnectionClosedOK(rcvd=bye, sent=bye, rcvd_then_sent=False))
+    '서버 종료로 1001'
     """
-    if exc.rcvd is not None:
+    if exc.rcvd is not None and (exc.sent is None or exc.rcvd_then_sent):
         return f"클라이언트가 닫음 {exc.rcvd.code}"
     if exc.sent is None:
         return "연결 끊김(닫기 프레임 없음)"
     if exc.sent.reason == "keepalive ping timeout":
         return "응답 없음(ping 시간 초과)"
+    if exc.sent.code == CloseCode.GOING_AWAY:
+        return "서버 종료로 1001"
     return f"서버가 닫음 {exc.sent.code} {exc.sent.reason}".strip()
 
 
@@ -832,9 +837,10 @@ async def handle_client(room: ChatRoom, websocket: ServerConnection) -> None:
     guard = RateGuard.create(room.config.rate, room.config.burst, time.monotonic())
     client = Client(websocket, guard)
     room.clients.add(client)
-    reason = "정상 종료"
+    reason = "처리 중 예외"  # 아래에서 까닭이 정해지지 않고 끝났다면
     try:
-        async for frame in websocket:
+        while True:  # async for는 1000, 1001 종료를 조용히 끝내 누가 닫았는지 숨깁니다
+            frame = await websocket.recv()
             if client.state is ClientState.GONE:
                 continue  # 내보낸 연결(6절): 닫히는 동안 온 프레임은 버립니다
             now = time.monotonic()
@@ -852,7 +858,7 @@ async def handle_client(room: ChatRoom, websocket: ServerConnection) -> None:
                 room.leave(client, reason)  # 판정한 순간 퇴장을 알립니다
                 await close_or_abort(websocket, CloseCode.POLICY_VIOLATION, "abuse")
                 break
-    except ConnectionClosed as exc:  # 비정상 종료도 연결의 평범한 끝입니다
+    except ConnectionClosed as exc:  # 어떤 종료든 연결의 평범한 끝입니다
         reason = describe_close(exc)
     finally:
         room.leave(client, reason)
@@ -1316,8 +1322,8 @@ def demo_08_shutdown() -> None:
         [서버] 종료합니다: 2명에게 알리고 연결 2개를 1001로 닫습니다
         [클라이언트 민수] <<< {"type":"system","text":"서버를 종료합니다. ..."}
         [클라이언트 지영] <<< {"type":"system","text":"서버를 종료합니다. ..."}
-        [서버] 퇴장: 민수 (정상 종료, 접속 1명)
-        [서버] 퇴장: 지영 (정상 종료, 접속 0명)
+        [서버] 퇴장: 민수 (서버 종료로 1001, 접속 1명)
+        [서버] 퇴장: 지영 (서버 종료로 1001, 접속 0명)
         [서버] 모든 연결을 닫았습니다 (1.2ms)
         [클라이언트 민수] 알림 '서버를 종료합니다. ...', 종료 코드 1001
         [클라이언트 지영] 알림 '서버를 종료합니다. ...', 종료 코드 1001
@@ -1461,42 +1467,44 @@ def explain_connect_error(exc: BaseException, uri: str) -> str:
 # =============================================================================
 # 10. 터미널 클라이언트(2): 입장, 받기와 보내기, 다시 연결
 # =============================================================================
-# 받기와 보내기는 태스크 두 개이고 TaskGroup으로 묶습니다. 한쪽이 끝나면(연결이
-# 끊김, /quit) 다른 쪽이 취소되고, 어느 쪽이 먼저였는지는 except*로 나눕니다.
-# 다시 연결: `async for websocket in connect(...)`은 연결 시도가 실패하면 백오프하며
-# 다시 시도합니다(01의 10절과 같은 지수 백오프와 지터). 연결된 뒤 끊기면 다음
-# 바퀴로 넘어가 지금 이름으로 다시 입장합니다. 서버를 껐다 켜도 그대로 이어집니다.
-
-
-class SessionEnd(Enum):
-    """채팅 한 번(연결 하나)이 끝난 까닭."""
-
-    QUIT = "사용자가 나감"
-    LOST = "연결이 끊김: 다시 연결"
-    REFUSED = "입장을 거절당함"
-
-
-class UserQuit(Exception):
-    """사용자가 /quit을 입력했거나 입력이 끝났습니다."""
+# 태스크 두 개가 프로그램이 끝날 때까지 함께 돕니다(02의 chat과 같은 생각).
+# - stay_connected: 연결하고, 입장하고, 받은 것을 씁니다. 끊기면 다시 연결해 지금
+#   이름으로 다시 입장합니다. `async for websocket in connect(...)`은 연결 시도가
+#   실패하면 백오프하며 다시 시도합니다(01의 10절과 같은 지수 백오프와 지터).
+# - send_commands: 키보드 줄을 보냅니다. 연결과 따로 돌아서 다시 연결을 기다리는
+#   동안에도 /quit과 입력 끝(Ctrl+D)이 곧바로 프로그램을 끝냅니다.
+# 어느 쪽이든 먼저 끝나면 연결을 닫고 끝냅니다: /quit은 1000(정상), Ctrl+C는 1001(떠남).
+# 다시 입장할 때의 name_taken은 대개 내 옛 연결 때문입니다. 네트워크가 잠깐 끊기면
+# 서버는 그 연결이 죽은 줄 모르고 ping 시간제한(6절)까지 이름을 쥐고 있습니다.
+# 그래서 다시 입장할 때는 같은 백오프로 기다렸다 다시 하고, 첫 입장만 바로 끝냅니다.
 
 
 @dataclass
 class Me:
-    """지금 내 이름(/nick으로 바뀌고, 다시 연결할 때 이 이름으로 입장)."""
+    """두 태스크가 함께 보는 내 상태."""
 
-    name: str
+    name: str  # /nick으로 바뀌고, 다시 연결할 때 이 이름으로 입장
+    websocket: ClientConnection | None = None  # 지금 연결(끊겨 있으면 None)
+    joined: bool = False  # 한 번이라도 입장했나(그 뒤의 입장은 '다시 입장')
+    leaving: bool = False  # 끝내는 중: 연결이 닫혀도 다시 연결하지 않음
 
 
 async def join_room(websocket: ClientConnection, me: Me) -> Event | None:
     """join을 보내고 welcome을 받습니다. 거절되면 까닭을 보여 주고 None."""
     await websocket.send(encode({"type": ClientType.JOIN, "name": me.name}))
     event: Event = json.loads(await websocket.recv())
-    if event["type"] != ServerType.WELCOME:
-        print(f"[클라이언트 {me.name}] 입장하지 못했습니다. {describe(event)[4:]}")
-        if event.get("code") in (ErrorCode.NAME_TAKEN, ErrorCode.INVALID_NAME):
-            print("  --name으로 다른 이름을 골라 다시 실행하세요.")
+    if event["type"] == ServerType.WELCOME:
+        return event
+    if me.joined:  # 이름은 이미 검사를 통과했으니 거절은 name_taken뿐입니다
+        print(
+            f"[클라이언트 {me.name}] 끊긴 옛 연결을 서버가 아직 정리하는 중이라 "
+            "이름이 쓰이고 있습니다. 잠시 뒤 다시 입장합니다."
+        )
         return None
-    return event
+    print(f"[클라이언트 {me.name}] 입장하지 못했습니다. {describe(event)[4:]}")
+    if event.get("code") in (ErrorCode.NAME_TAKEN, ErrorCode.INVALID_NAME):
+        print("  --name으로 다른 이름을 골라 다시 실행하세요.")
+    return None
 
 
 async def print_events(websocket: ClientConnection, me: Me) -> None:
@@ -1508,49 +1516,69 @@ async def print_events(websocket: ClientConnection, me: Me) -> None:
         print(describe(event), flush=True)
 
 
-async def send_commands(
-    websocket: ClientConnection, me: Me, keyboard: asyncio.Queue[str | None]
-) -> None:
-    """키보드 줄을 명령으로 바꿔 보냅니다. 나가려 하면 UserQuit."""
-    while True:
-        line = await keyboard.get()
-        if line is None:
-            print(f"[클라이언트 {me.name}] 입력이 끝나 나갑니다.")
-            raise UserQuit
+async def stay_connected(uri: str, me: Me) -> None:
+    """연결하고, 입장하고, 받아서 씁니다. 끊기면 다시. 돌아오면 포기한 것입니다."""
+
+    def retry_or_stop(exc: Exception) -> Exception | None:
+        """연결 시도가 실패할 때마다 불립니다. None이면 백오프한 뒤 다시 시도."""
+        decision = process_exception(exc)  # 라이브러리의 판단: 네트워크 오류, 5xx
+        again = " 잠시 뒤 다시 시도합니다(/quit으로 그만)." if decision is None else ""
+        print(f"[클라이언트 {me.name}] {explain_connect_error(exc, uri)}{again}")
+        return decision
+
+    rejoin_delays = reconnect_delays()  # 다시 입장이 거절될 때도 같은 백오프
+    try:
+        async for websocket in connect(
+            uri,
+            compression=None,
+            process_exception=retry_or_stop,
+            reconnect_delays=reconnect_delays,
+            close_timeout=CLOSE_TIMEOUT,
+        ):
+            me.websocket = websocket
+            try:
+                match await join_room(websocket, me):
+                    case {"users": [*users], "history": [*history]}:
+                        again = "다시 " if me.joined else ""
+                        print(f"[클라이언트 {me.name}] {again}입장했습니다. ", end="")
+                        print(f"접속자 {len(users)}명, 지난 메시지 {len(history)}개")
+                        for past in history:
+                            print(describe(past))
+                        me.joined, rejoin_delays = True, reconnect_delays()
+                        await print_events(websocket, me)
+                    case _:  # 입장 거절: 첫 입장이면 포기, 다시 입장이면 백오프
+                        me.websocket = None
+                        await websocket.close()
+                        if not me.joined:
+                            return
+                        await asyncio.sleep(next(rejoin_delays))
+            except ConnectionClosed as exc:
+                if me.leaving:
+                    return
+                me.websocket = None
+                reason = explain_close(exc)
+                print(f"[클라이언트 {me.name}] {reason} 다시 연결합니다.", flush=True)
+    except (InvalidHandshake, InvalidURI) as exc:  # 다시 시도해도 소용없는 오류
+        if isinstance(exc, InvalidURI):
+            print(f"[클라이언트 {me.name}] {explain_connect_error(exc, uri)}")
+
+
+async def send_commands(me: Me, keyboard: asyncio.Queue[str | None]) -> None:
+    """키보드 줄을 명령으로 바꿔 보냅니다. /quit이나 입력 끝이면 돌아옵니다."""
+    while (line := await keyboard.get()) is not None:
         if not line.strip():
             continue
         command = parse_command(line.strip())
         if command is None:
-            raise UserQuit
+            return
         if isinstance(command, str):
             print(command)
-            continue
-        await websocket.send(encode(command))
-
-
-async def chat_session(
-    websocket: ClientConnection, me: Me, keyboard: asyncio.Queue[str | None]
-) -> SessionEnd:
-    """연결 하나로 채팅합니다: 입장, 기록 보여 주기, 받기와 보내기."""
-    match await join_room(websocket, me):
-        case {"users": [*users], "history": [*history]}:
-            print(f"[클라이언트 {me.name}] 입장했습니다. ", end="")
-            print(f"접속자 {len(users)}명, 지난 메시지 {len(history)}개")
-            for past in history:
-                print(describe(past))
-        case _:
-            return SessionEnd.REFUSED
-    outcome = SessionEnd.LOST
-    try:
-        async with asyncio.TaskGroup() as group:
-            group.create_task(print_events(websocket, me))
-            group.create_task(send_commands(websocket, me, keyboard))
-    except* UserQuit:
-        outcome = SessionEnd.QUIT
-    except* ConnectionClosed as closed:
-        reason = explain_close(closed.exceptions[0])
-        print(f"[클라이언트 {me.name}] {reason} 다시 연결합니다.", flush=True)
-    return outcome
+        elif me.websocket is None:
+            print(f"[클라이언트 {me.name}] 연결되어 있지 않아 보내지 못했습니다.")
+        else:
+            with contextlib.suppress(ConnectionClosed):  # 끊김은 stay_connected가 알림
+                await me.websocket.send(encode(command))
+    print(f"[클라이언트 {me.name}] 입력이 끝나 나갑니다.")
 
 
 def reconnect_delays() -> Generator[float]:
@@ -1567,41 +1595,27 @@ def reconnect_delays() -> Generator[float]:
 
 
 async def run_client(uri: str, name: str) -> int:
-    """client 모드: 키보드로 채팅하고, 끊기면 다시 연결합니다."""
+    """client 모드: 연결을 지키는 태스크와 키보드 태스크를 함께 돌립니다."""
     me = Me(name)
-    keyboard = start_keyboard()
-
-    def retry_or_stop(exc: Exception) -> Exception | None:
-        """연결 시도가 실패할 때마다 불립니다. None이면 백오프한 뒤 다시 시도."""
-        decision = process_exception(exc)  # 라이브러리의 판단: 네트워크 오류, 5xx
-        again = " 잠시 뒤 다시 시도합니다(Ctrl+C로 그만)." if decision is None else ""
-        print(f"[클라이언트 {me.name}] {explain_connect_error(exc, uri)}{again}")
-        return decision
-
     print(f"[클라이언트 {name}] {uri}에 연결합니다. 명령은 /help, 나가려면 /quit")
-    outcome = SessionEnd.QUIT
+    connection = asyncio.create_task(stay_connected(uri, me))
+    typing = asyncio.create_task(send_commands(me, start_keyboard()))
+    closing = CloseCode.GOING_AWAY  # wait()가 취소되면(Ctrl+C) 1001: 떠남
     try:
-        async for websocket in connect(
-            uri,
-            compression=None,
-            process_exception=retry_or_stop,
-            reconnect_delays=reconnect_delays,
-            close_timeout=CLOSE_TIMEOUT,
-        ):
-            try:
-                outcome = await chat_session(websocket, me, keyboard)
-            except ConnectionClosed as exc:  # 입장하는 도중에 끊김
-                print(f"[클라이언트 {me.name}] {explain_close(exc)} 다시 연결합니다.")
-                outcome = SessionEnd.LOST
-            if outcome is not SessionEnd.LOST:
-                await websocket.close()
-                break
-    except (InvalidHandshake, InvalidURI) as exc:  # 다시 시도해도 소용없는 오류
-        if isinstance(exc, InvalidURI):
-            print(f"[클라이언트 {name}] {explain_connect_error(exc, uri)}")
-        return 1
+        await asyncio.wait({connection, typing}, return_when=asyncio.FIRST_COMPLETED)
+        gave_up = connection.done()  # 연결 쪽이 먼저 끝남: 첫 입장 거절 등으로 포기
+        closing = CloseCode.NORMAL_CLOSURE  # /quit, 입력 끝
+    finally:
+        me.leaving = True
+        if me.websocket is not None:
+            await me.websocket.close(closing)
+        for task in (connection, typing):
+            task.cancel()
+        await asyncio.gather(connection, typing, return_exceptions=True)
+    if gave_up:
+        connection.result()  # 뜻밖의 예외였다면 숨기지 않습니다
     print(f"[클라이언트 {me.name}] 채팅을 마쳤습니다.")
-    return 0 if outcome is SessionEnd.QUIT else 1
+    return 1 if gave_up else 0
 
 
 async def send_once(uri: str, name: str, text: str) -> int:

@@ -16,10 +16,10 @@ import json
 import re
 import signal
 import socket
-import time
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -183,7 +183,9 @@ def test_terminal_clients_chat_whisper_nick_users_and_leave(
         assert_no_traceback(process.stdout + process.stderr)
 
 
-def test_late_joiner_gets_the_last_100_messages(server: Launch, free_port: int) -> None:
+def test_late_joiner_gets_the_last_100_messages(
+    server: Launch, start_lesson: Launch, free_port: int
+) -> None:
     server(*FAST)
 
     async def scenario() -> Event:
@@ -205,12 +207,13 @@ def test_late_joiner_gets_the_last_100_messages(server: Launch, free_port: int) 
     assert {m["type"] for m in history} == {"message"}
     assert set(welcome["users"]) == {"민수", "늦게"}
 
-    # 터미널 클라이언트도 입장하면 기록을 보여 줍니다(표준 입력이 닫혀 바로 나감).
-    shown = run_lesson(LESSON, "client", "--name", "늦게", "--uri", ws_url(free_port))
-    assert shown.returncode == 0, shown.stderr
+    # 터미널 클라이언트도 입장하면 기록을 보여 줍니다.
+    shown = terminal_client(start_lesson, free_port, "늦게")
+    shown.wait_for_output("#120 민수: 메시지 120")
+    shown.close_stdin()  # Ctrl+D
+    assert shown.wait() == 0, shown.describe()
     assert "지난 메시지 100개" in shown.stdout
     assert "#21 민수: 메시지 21" in shown.stdout
-    assert "#120 민수: 메시지 120" in shown.stdout
     assert "#20 민수" not in shown.stdout
 
 
@@ -561,6 +564,8 @@ def test_sigterm_notifies_everyone_and_closes_with_1001(
     assert [code for _, code in endings] == [1001, 1001]
     assert all("종료" in text for text, _ in endings)
     assert "종료했습니다" in process.stdout
+    for name in ("민수", "지영"):  # 로그도 닫은 쪽이 서버임을 말합니다
+        assert f"퇴장: {name} (서버 종료로 1001" in process.stderr, process.stderr
     assert_no_traceback(process.stderr)
 
 
@@ -627,13 +632,123 @@ def test_client_reconnects_and_rejoins_after_a_restart(
     minsu.wait_for_output("서버가 종료되었습니다(1001)")
     minsu.wait_for_output("연결할 수 없습니다")
     server()  # 같은 포트로 다시 시작
-    deadline = time.monotonic() + 30  # 백오프(최대 8초) 뒤 다시 입장할 때까지
-    while minsu.stdout.count("입장했습니다") < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert minsu.stdout.count("입장했습니다") == 2, minsu.describe()
+    minsu.wait_for_output("다시 입장했습니다", timeout=30)  # 백오프는 최대 8초
     minsu.send_line("/quit")
     assert minsu.wait() == 0
     assert_no_traceback(minsu.stderr)
+
+
+class FlakyLink:
+    """터미널 클라이언트와 서버 사이의 TCP 중계: 잠깐 끊기는 네트워크 흉내.
+
+    cut()은 클라이언트 쪽 연결만 끊고, 서버 쪽 연결은 닫지도 읽지도 않고 둡니다.
+    서버에는 ping 시간제한이 지날 때까지 죽은 연결이 남아 그 이름을 쥐고 있습니다.
+    """
+
+    def __init__(self, server_port: int) -> None:
+        self.server_port = server_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.near: list[socket.socket] = []  # 클라이언트 쪽
+        self.far: list[socket.socket] = []  # 서버 쪽
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):  # close()가 listener를 닫으면 끝
+            while True:
+                near, _ = self.listener.accept()
+                far = socket.create_connection(("127.0.0.1", self.server_port))
+                self.near.append(near)
+                self.far.append(far)
+                for src, dst in ((near, far), (far, near)):
+                    threading.Thread(target=pipe, args=(src, dst), daemon=True).start()
+
+    def cut(self) -> None:
+        for near in self.near:
+            near.shutdown(socket.SHUT_RDWR)  # 서버 쪽(far)에는 아무것도 알리지 않음
+
+    def close(self) -> None:
+        for sock in (self.listener, *self.near, *self.far):
+            with contextlib.suppress(OSError):  # 이미 끊긴 소켓
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def pipe(src: socket.socket, dst: socket.socket) -> None:
+    """src에서 읽은 바이트를 dst로 옮깁니다. 어느 쪽이든 끊기면 조용히 끝납니다."""
+    with contextlib.suppress(OSError):
+        while data := src.recv(65536):
+            dst.sendall(data)
+
+
+@contextlib.contextmanager
+def flaky_link(server_port: int) -> Iterator[FlakyLink]:
+    link = FlakyLink(server_port)
+    try:
+        yield link
+    finally:
+        link.close()
+
+
+def test_rejoin_waits_until_the_server_lets_go_of_the_old_connection(
+    server: Launch, start_lesson: Launch, free_port: int
+) -> None:
+    """네트워크가 잠깐 끊기면 서버는 옛 연결을 ping 시간제한까지 쥐고 있습니다.
+
+    다시 입장할 때의 name_taken은 백오프하며 다시 시도하고, 첫 입장의 name_taken은
+    곧바로 끝납니다(다른 사람이 쓰는 이름).
+    """
+    process = server("--ping-interval", "0.5", "--ping-timeout", "0.5")
+    with flaky_link(free_port) as link:
+        minsu = terminal_client(start_lesson, link.port, "민수")
+        twin = start_lesson(
+            LESSON, "client", "--name", "민수", "--uri", ws_url(free_port), stdin=True
+        )
+        assert twin.wait() == 1, twin.describe()
+        assert "이미 쓰이는 이름입니다" in twin.stdout
+        assert "다른 이름" in twin.stdout
+
+        link.cut()
+        minsu.wait_for_output("정리하는 중")  # name_taken: 옛 연결이 아직 있음
+        process.wait_for_output("퇴장: 민수 (응답 없음", stream="stderr")
+        minsu.wait_for_output("다시 입장했습니다", timeout=30)
+        minsu.send_line("돌아왔어요")
+        minsu.wait_for_output("민수: 돌아왔어요")
+        minsu.send_line("/quit")
+        assert minsu.wait() == 0, minsu.describe()
+    assert "입장하지 못했습니다" not in minsu.stdout
+    assert_no_traceback(minsu.stdout + minsu.stderr + twin.stdout + twin.stderr)
+
+
+@pytest.mark.parametrize("ending", ["/quit", "Ctrl+D"])
+def test_quit_works_while_waiting_to_reconnect(
+    server: Launch, start_lesson: Launch, free_port: int, ending: str
+) -> None:
+    first = server()
+    minsu = terminal_client(start_lesson, free_port, "민수")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait() == 0
+    minsu.wait_for_output("연결할 수 없습니다")  # 서버가 꺼져 백오프하는 중
+    minsu.send_line("안녕")
+    minsu.wait_for_output("연결되어 있지 않아")  # 보낸 척하지 않습니다
+    if ending == "/quit":
+        minsu.send_line("/quit")
+    else:
+        minsu.close_stdin()
+    assert minsu.wait(timeout=5) == 0, minsu.describe()  # 다음 시도를 기다리지 않음
+    assert_no_traceback(minsu.stdout + minsu.stderr)
+
+
+def test_ctrl_c_leaves_with_1001_and_exits_130(
+    server: Launch, start_lesson: Launch, free_port: int
+) -> None:
+    process = server()
+    minsu = terminal_client(start_lesson, free_port, "민수")
+    process.wait_for_output("입장: 민수", stream="stderr")
+    minsu.send_signal(signal.SIGINT)
+    assert minsu.wait(timeout=10) == 130, minsu.describe()
+    assert minsu.stderr.strip().splitlines() == ["Ctrl+C로 중단했습니다."]
+    process.wait_for_output("퇴장: 민수 (클라이언트가 닫음 1001", stream="stderr")
 
 
 def test_menu_asks_for_a_name_for_the_client() -> None:
