@@ -2,21 +2,26 @@
 
 학습 목표
     1. 코루틴(coroutine)을 await로 실행하고, await를 빠뜨리면 생기는 일을 압니다.
-    2. 이벤트 루프(event loop)가 스레드 하나로 일을 번갈아 처리함을 잽니다.
+    2. 이벤트 루프(event loop)가 스레드 하나로 일을 번갈아 처리함을 재고,
+       await가 언제 차례를 넘기는지(그리고 언제 넘기지 않는지) 압니다.
     3. 태스크(Task)를 동시에 돌리고 gather, TaskGroup, except*로 결과를 모읍니다.
     4. asyncio.timeout, timeout_at, wait_for로 시간제한을 걸고 무엇이 취소되는지 압니다.
     5. 취소(cancel)를 받아 finally에서 정리하고 다시 던지며, shield로 작업을 지킵니다.
-    6. Lock, Event, Semaphore, Queue로 태스크 사이를 조율하고 깔끔하게 종료합니다.
-    7. 코루틴 안의 블로킹 호출이 모든 작업을 멈추는 것을 재고 to_thread로 고칩니다.
-    8. as_completed와 wait로 먼저 끝난 것부터 처리하고 경주(race)를 합니다.
-    9. 디버그 모드, 느린 콜백 경고, 태스크 이름, all_tasks()로 문제를 찾습니다.
-    10. 재시도, 지수 백오프와 지터, 시간제한, 전체 마감이 있는 동시 다운로더를 만듭니다.
+    6. 경쟁 상태(race condition)를 Lock으로 막고, Event로 여러 태스크에 신호를 줍니다.
+    7. Semaphore로 동시 실행 수를 제한하고, Queue로 백프레셔를 걸고 깔끔하게 끝냅니다.
+    8. 코루틴 안의 블로킹 호출이 모든 작업을 멈추는 것을 재고 to_thread로 고칩니다.
+    9. as_completed와 wait로 먼저 끝난 것부터 처리하고 경주(race)를 합니다.
+    10. 디버그 모드, 느린 콜백 경고, 태스크 이름, all_tasks()로 문제를 찾습니다.
+    11. 재시도, 지수 백오프와 지터, 시간제한, 전체 마감이 있는 동시 다운로더를 만듭니다.
 
 핵심 개념
     - 코루틴 함수를 호출하면 본문이 실행되지 않고 코루틴 객체만 생깁니다.
       await(또는 asyncio.run)해야 실행됩니다.
-    - await는 "기다리는 동안 다른 일을 하세요"라고 이벤트 루프에 차례를
-      넘기는 지점입니다. 차례를 넘기지 않는 코드(블로킹 호출)는 모든 작업을 멈춥니다.
+    - 이벤트 루프는 실행 중인 코루틴이 멈출 때에만 다른 일로 넘어갑니다. 멈추는 곳은
+      await의 사슬 끝에서 아직 끝나지 않은 것(대기 중인 퓨처나 태스크, 타이머, 소켓
+      I/O)을 만난 곳입니다. 안에서 아무것도 기다리지 않는 코루틴을 await하면 보통
+      함수 호출처럼 멈추지 않고 이어서 실행됩니다(2절에서 봅니다). 멈추지 않는
+      코드(블로킹 호출, 긴 계산)는 그동안 모든 작업을 멈춥니다.
     - 동시성(concurrency)은 기다림을 겹치는 것이고, 병렬성(parallelism)은 CPU 여러 개로
       동시에 계산하는 것입니다. asyncio는 스레드 하나로 동시성을 얻습니다.
     - 취소는 CancelledError 예외로 전달됩니다. 정리는 finally에서 하고, 예외는
@@ -25,15 +30,15 @@
 실행 방법
     python 01_asyncio_basics.py                  # 메뉴
     python 01_asyncio_basics.py demo 3           # 3절만 실행
-    python 01_asyncio_basics.py demo all         # 1~10절 전부(2코어에서 30초 이내)
-    python 01_asyncio_basics.py demo 10 --seed 7 # 다른 시드로 종합 실습
+    python 01_asyncio_basics.py demo all         # 1~11절 전부(2코어 기계에서 약 6초)
+    python 01_asyncio_basics.py demo 11 --seed 7 # 다른 시드로 종합 실습
     python 01_asyncio_basics.py --help
 
 필요 패키지
     표준 라이브러리만 씁니다. Python 3.11 이상이 필요합니다.
     TaskGroup, asyncio.timeout, ExceptionGroup과 except*가 3.11에 생겼습니다.
     (3.10 이하에서는 except* 줄에서 SyntaxError가 납니다. 3.10은 2026년 10월에
-    지원이 끝났습니다.) Queue.shutdown은 3.13부터이며, 6절은 3.11~3.12에서
+    지원이 끝났습니다.) Queue.shutdown은 3.13부터이며, 7절은 3.11~3.12에서
     쓰는 방법도 함께 보여 줍니다.
 
 참고
@@ -56,12 +61,13 @@ import threading
 import time
 import unicodedata
 import warnings
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 PROG = "python 01_asyncio_basics.py"  # 도움말과 안내문에 보이는 실행 명령
-DEFAULT_SEED = 9  # 10절 난수 시드: 성공, 503 재시도, 응답 없음, 포기, 404가 모두 보임
+DEFAULT_SEED = 9  # 11절 난수 시드: 성공, 503 재시도, 응답 없음, 포기, 404가 모두 보임
 
 
 def seconds(value: float) -> str:
@@ -99,8 +105,9 @@ def heading(number: int, title: str) -> None:
 # =============================================================================
 # async def로 정의한 함수는 "코루틴 함수"입니다. 호출하면 본문이 실행되는 대신
 # 코루틴 객체가 만들어질 뿐이고, await하거나 asyncio.run()에 넘겨야 실행됩니다.
-# await를 빠뜨려도 오류는 나지 않습니다. 결과 대신 코루틴 객체가 돌아오고,
-# 나중에 "coroutine ... was never awaited" 경고가 납니다. 가장 흔한 실수입니다.
+# await를 빠뜨려도 오류는 나지 않습니다. 결과 대신 코루틴 객체가 돌아오고, 그 객체가
+# 버려질 때 "coroutine ... was never awaited" 경고가 표준 오류에 찍힙니다.
+# 가장 흔한 실수입니다.
 
 
 async def brew_coffee(menu: str, delay: float, log: list[str] | None = None) -> str:
@@ -117,23 +124,20 @@ async def order_without_await() -> object:
     return result
 
 
-def collect_unawaited_warnings(make_garbage: Callable[[], object]) -> list[str]:
-    """make_garbage()가 버린 코루틴이 내는 'never awaited' 경고 문구를 모읍니다."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        make_garbage()  # 돌려받은 코루틴을 아무도 붙잡지 않으면 곧바로 정리됩니다
-        gc.collect()  # CPython은 즉시 정리하지만, 다른 구현도 같게 하려고
-    return [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
-
-
 def demo_01_coroutines() -> None:
     """1절: 코루틴 객체와 그 결과는 다릅니다.
+
+    경고 세 줄은 파이썬이 표준 오류에 찍는 그대로입니다: 파일과 줄 번호, 그 줄의
+    코드, 그리고 tracemalloc을 켜면 코루틴이 만들어진 곳도 보인다는 안내입니다.
 
     예상 출력(시간은 컴퓨터마다 조금씩 다릅니다):
         brew_coffee(...) 호출 직후: coroutine 객체, 본문 실행 기록 0개
         asyncio.run(...) 결과: '아메리카노 완성' (본문 실행 기록 1개, 100.2ms)
         await를 빠뜨린 결과: coroutine (str이 아님)
-        경고: coroutine 'brew_coffee' was never awaited
+        ...py:...: RuntimeWarning: coroutine 'brew_coffee' was never awaited
+          del forgotten  # 아무도 쓰지 않는 코루틴이 사라지는 순간 경고가 납니다
+        RuntimeWarning: Enable tracemalloc to get the object allocation traceback
+        팁: 10절의 디버그 모드는 이 코루틴이 만들어진 줄까지 알려 줍니다.
     """
     heading(1, "코루틴과 await")
     log: list[str] = []
@@ -147,16 +151,13 @@ def demo_01_coroutines() -> None:
     print(f"asyncio.run(...) 결과: {result!r} ", end="")
     print(f"(본문 실행 기록 {len(log)}개, {seconds(elapsed)})")
 
-    kinds: list[str] = []
-
-    def forget() -> None:
-        kinds.append(type(asyncio.run(order_without_await())).__name__)
-
-    messages = collect_unawaited_warnings(forget)
-    print(f"await를 빠뜨린 결과: {kinds[0]} (str이 아님)")
-    for message in messages:
-        print(f"경고: {message}")
-    print("팁: 9절의 디버그 모드는 이 코루틴이 만들어진 줄까지 알려 줍니다.")
+    # 경고를 오류로 바꾸는 설정(PYTHONWARNINGS=error)에서도 파이썬 기본대로 보여 줍니다.
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        forgotten = asyncio.run(order_without_await())
+        print(f"await를 빠뜨린 결과: {type(forgotten).__name__} (str이 아님)")
+        del forgotten  # 아무도 쓰지 않는 코루틴이 사라지는 순간 경고가 납니다
+    print("팁: 10절의 디버그 모드는 이 코루틴이 만들어진 줄까지 알려 줍니다.")
 
 
 # =============================================================================
@@ -166,6 +167,12 @@ def demo_01_coroutines() -> None:
 # 기다리면 루프는 다른 코루틴을 이어서 실행합니다. 그래서 기다림(네트워크, 타이머)이
 # 많은 일은 스레드 하나로도 겹쳐서 처리할 수 있습니다. 같은 일을 순서대로 하면
 # 시간의 합이, 동시에 하면 가장 긴 것 하나만큼이 걸립니다.
+# 정확히는, await를 만날 때마다 차례가 넘어가는 것이 아닙니다. await한 코루틴은
+# 보통 함수 호출처럼 그 자리에서 실행되고, 사슬의 끝에서 아직 끝나지 않은 것
+# (대기 중인 퓨처나 태스크, asyncio.sleep의 타이머, 소켓 I/O)을 만났을 때에만
+# 멈추고 루프로 돌아갑니다. 안에서 아무것도 기다리지 않는 코루틴을 await하면
+# 다른 코루틴은 그 사이에 한 번도 실행되지 않습니다. asyncio.sleep(0)은 기다릴 것
+# 없이 차례를 한 번 넘기도록 만든 특별한 경우입니다.
 # 참고: 리눅스·macOS의 기본 루프는 셀렉터 기반이고 Windows는 ProactorEventLoop입니다.
 #       uvicorn[standard]가 설치하는 uvloop(`uvloop.run(main())`)은 더 빠른
 #       대체 루프입니다. 어느 쪽이든 이 파일의 코드는 그대로 동작합니다.
@@ -200,26 +207,45 @@ async def fetch_concurrently(
     return time.perf_counter() - start
 
 
+async def add_tax(price: int) -> int:
+    """await할 것이 없는 코루틴: 호출한 쪽을 멈추지 않고 바로 끝납니다."""
+    return price * 11 // 10
+
+
+async def who_runs_between(pause: Callable[[], Awaitable[object]]) -> list[str]:
+    """A가 pause()를 await하는 사이에 B가 실행되는지 순서를 기록합니다."""
+    log: list[str] = []
+
+    async def a() -> None:
+        log.append("A 시작")
+        await pause()
+        log.append("A 끝")
+
+    async def b() -> None:
+        log.append("B")
+
+    await asyncio.gather(a(), b())  # 둘을 태스크로 감싸 함께 돌립니다(3절). A가 먼저
+    return log
+
+
 def demo_02_event_loop() -> None:
-    """2절: 같은 일을 순서대로 vs 동시에.
+    """2절: 같은 일을 순서대로 vs 동시에, 그리고 await가 차례를 넘기는 때.
 
     예상 출력:
-        이벤트 루프: _UnixSelectorEventLoop (Windows: ProactorEventLoop)
+        이벤트 루프: _UnixSelectorEventLoop    ← Windows에서는 ProactorEventLoop
         순서대로: 메인 요청 (MainThread) → 메인 응답 → 뉴스 요청 (MainThread) → ...
         동시에  : 메인 요청 (MainThread) → 뉴스 요청 (MainThread) → 날씨 요청 ...
-        순서대로 601.2ms, 동시에 300.8ms → 2.0배 빠름, 사용한 스레드: MainThread 하나
+        순서대로 601.2ms, 동시에 300.8ms → 2.0배 빠름, 사용한 스레드: MainThread 1개
+        A가 await add_tax(1000)   : A 시작 → A 끝 → B      ← 차례가 넘어가지 않음
+        A가 await asyncio.sleep(0): A 시작 → B → A 끝      ← 루프로 돌아가 B가 실행됨
     """
     heading(2, "이벤트 루프: 스레드 하나가 차례로 돌린다")
-
-    async def compare() -> tuple[float, float, list[str], list[str], str]:
-        loop_name = type(asyncio.get_running_loop()).__name__
-        seq_log: list[str] = []
-        con_log: list[str] = []
-        sequential = await fetch_sequentially(PAGES, seq_log)
-        concurrent = await fetch_concurrently(PAGES, con_log)
-        return sequential, concurrent, seq_log, con_log, loop_name
-
-    sequential, concurrent, seq_log, con_log, loop_name = asyncio.run(compare())
+    seq_log: list[str] = []
+    con_log: list[str] = []
+    with asyncio.Runner() as runner:  # asyncio.run()과 같되, 루프 하나로 여러 번 실행
+        loop_name = type(runner.get_loop()).__name__
+        sequential = runner.run(fetch_sequentially(PAGES, seq_log))
+        concurrent = runner.run(fetch_concurrently(PAGES, con_log))
     threads = {
         entry.split("(")[1].rstrip(")") for entry in seq_log + con_log if "(" in entry
     }
@@ -231,19 +257,26 @@ def demo_02_event_loop() -> None:
         f"→ {sequential / concurrent:.1f}배 빠름, "
         f"사용한 스레드: {', '.join(sorted(threads))} {len(threads)}개"
     )
+    for label, pause in (
+        ("add_tax(1000)   ", lambda: add_tax(1000)),
+        ("asyncio.sleep(0)", lambda: asyncio.sleep(0)),
+    ):
+        order = asyncio.run(who_runs_between(pause))
+        print(f"A가 await {label}: {' → '.join(order)}")
 
 
 # =============================================================================
 # 3. 태스크: 동시에 실행하고 결과와 오류를 모으기
 # =============================================================================
 # asyncio.create_task()는 코루틴을 태스크로 감싸 "곧 실행"하도록 예약합니다.
-# 태스크는 만든 쪽이 await에서 차례를 넘길 때 시작합니다.
+# 태스크는 만든 쪽이 실제로 멈출 때(2절: 아직 끝나지 않은 것을 await할 때) 시작합니다.
 # - gather(return_exceptions=True): 실패도 결과 목록에 예외 객체로 담습니다.
 # - TaskGroup(3.11+): 하나가 실패하면 나머지를 취소하고, 오류를 ExceptionGroup으로
 #   모아 던집니다. except*는 그 그룹을 예외 종류별로 나눠 잡습니다.
 # - 이벤트 루프는 태스크를 약한 참조(weak reference)로만 기억합니다. 결과를
 #   기다리지 않는 "발사 후 망각(fire-and-forget)" 태스크는 직접 참조를 쥐고
-#   있어야 사라지지 않습니다.
+#   있어야 사라지지 않습니다. 참조 없이 기다리던 태스크가 치워지면 asyncio가
+#   "Task was destroyed but it is pending!"을 로그로 남깁니다.
 
 
 async def flaky_job(name: str, delay: float, fail: bool) -> str:
@@ -302,26 +335,21 @@ def fire_and_forget(coro: Coroutine[object, object, None]) -> asyncio.Task[None]
     return task
 
 
-async def lost_and_kept_tasks() -> tuple[list[str], bool]:
-    """참조 없는 태스크는 gc에 사라지고, fire_and_forget으로 만든 태스크는 남습니다."""
-    loop = asyncio.get_running_loop()
-    destroyed: list[str] = []
-    loop.set_exception_handler(
-        lambda _loop, context: destroyed.append(context["message"])
-    )
+async def lost_and_kept_tasks() -> tuple[bool, bool]:
+    """(참조 없는 태스크가 gc 뒤에도 있는지, fire_and_forget 태스크가 끝났는지)."""
 
     async def wait_for_signal(event: asyncio.Event) -> None:
-        await event.wait()
+        await event.wait()  # Event는 6절에서: set()될 때까지 기다립니다
 
-    asyncio.create_task(wait_for_signal(asyncio.Event()))  # noqa: RUF006  나쁜 예!
+    # 나쁜 예: 태스크를 만들고 참조를 버립니다. weakref는 사라지는지 지켜보기만 합니다.
+    lost = weakref.ref(asyncio.create_task(wait_for_signal(asyncio.Event())))
     kept_event = asyncio.Event()
     kept = fire_and_forget(wait_for_signal(kept_event))
     await asyncio.sleep(0)  # 두 태스크가 event.wait()에서 기다리게 합니다
     gc.collect()  # 참조 순환만 남은 객체를 지금 치웁니다(실제로는 언제든 일어남)
     kept_event.set()
     await kept
-    loop.set_exception_handler(None)
-    return destroyed, kept.done() and not background_tasks
+    return lost() is not None, kept.done() and not background_tasks
 
 
 def demo_03_tasks() -> None:
@@ -332,8 +360,10 @@ def demo_03_tasks() -> None:
         gather(return_exceptions=True): ['A 성공', ValueError('B 실패'), 'C 성공']
         except* ValueError: ['나이는 음수일 수 없음'] / except* KeyError: ["'user-7'"]
         취소된 작업: ['느린 보고서'], 걸린 시간 0.3ms (1초짜리를 기다리지 않음)
-        참조 없는 태스크: 'Task was destroyed but it is pending!'
-        fire_and_forget 태스크: 끝까지 실행됨, 남은 참조 0개
+        참조 없는 태스크와 fire_and_forget 태스크를 만들고 gc.collect():
+        Task was destroyed but it is pending!         ← asyncio의 기본 예외 처리기
+        task: <Task pending name='Task-...' coro=<...wait_for_signal() ...>...>
+        참조 없는 태스크: 사라짐 / fire_and_forget 태스크: 끝까지 실행됨, 남은 참조 0개
     """
     heading(3, "태스크: 동시에 실행하고 결과와 오류를 모으기")
 
@@ -366,14 +396,12 @@ def demo_03_tasks() -> None:
     )
     print("(1초짜리를 기다리지 않음)")
 
-    destroyed, kept_ok = asyncio.run(lost_and_kept_tasks())
-    print(
-        f"참조 없는 태스크: {destroyed[0]!r}"
-        if destroyed
-        else "참조 없는 태스크: 살아남음"
-    )
-    state = "끝까지 실행됨" if kept_ok else "사라짐"
-    print(f"fire_and_forget 태스크: {state}, 남은 참조 {len(background_tasks)}개")
+    print("참조 없는 태스크와 fire_and_forget 태스크를 만들고 gc.collect():")
+    lost_alive, kept_ok = asyncio.run(lost_and_kept_tasks())  # 로그는 표준 오류로
+    lost = "살아남음" if lost_alive else "사라짐"
+    kept = "끝까지 실행됨" if kept_ok else "사라짐"
+    print(f"참조 없는 태스크: {lost} / fire_and_forget 태스크: {kept}, ", end="")
+    print(f"남은 참조 {len(background_tasks)}개")
 
 
 # =============================================================================
@@ -461,7 +489,7 @@ def demo_04_timeouts() -> None:
         asyncio.timeout(0.2) / 1초 작업: TimeoutError, 200.9ms, finally 정리 실행됨
         asyncio.wait_for(.., 0.2) / 1초 작업: TimeoutError, 201.1ms, finally 정리 실행됨
         timeout_at(0.35초 마감) / 0.1초 단계: 3단계 끝낸 뒤 마감
-        to_thread(0.3초) + 제한 0.1초: 제한은 100.8ms에, 스레드는 301.2ms에 끝남
+        to_thread(0.3초) + 제한 0.1초: 제한은 100.8ms에, 스레드는 301.2ms에 끝남 ...
     """
     heading(4, "시간제한: timeout, timeout_at, wait_for")
     for label, use_wait_for in (
@@ -580,6 +608,7 @@ def demo_05_cancellation() -> None:
         좋은 작업: 작업 시작 → 한 단계 → 한 단계 → 취소 요청 받음 → finally에서 정리
         좋은 작업 task.cancelled() = True / 취소를 삼킨 작업 task.cancelled() = False
         취소를 삼킨 작업을 asyncio.timeout(0.05) 안에서: TimeoutError 발생 = False
+          → 시간이 지났는데도 호출한 쪽은 알 수 없습니다. 그래서 다시 던져야 합니다.
         shield 없이 제한 0.1초, 저장 0.2초: 제한 초과 = True, 저장됨 = False
         shield 사용 제한 0.1초, 저장 0.2초: 제한 초과 = True, 저장됨 = True
     """
@@ -603,15 +632,14 @@ def demo_05_cancellation() -> None:
 
 
 # =============================================================================
-# 6. 동기화와 큐: Lock, Event, Semaphore, Queue
+# 6. 경쟁 상태와 Lock, Event
 # =============================================================================
 # 스레드가 하나여도 경쟁 상태(race condition)는 생깁니다. "읽기 → await → 쓰기" 사이에
-# 다른 태스크가 끼어들면 갱신이 사라집니다. await가 끼는 임계 구역은 Lock으로 감쌉니다.
-# - Event: 신호 하나를 여러 태스크가 기다립니다(출발 신호).
-# - Semaphore(n): 동시에 n개까지만(외부 API 동시 요청 제한 같은 곳).
-# - Queue(maxsize): 생산자/소비자. 큐가 차면 생산자가 기다립니다: 백프레셔(흐름 제어).
-#   끝낼 때는 3.13+의 queue.shutdown()을 쓰고, 3.11~3.12에서는 소비자마다
-#   종료 표시(None)를 하나씩 넣습니다.
+# 다른 태스크가 끼어들면(2절: 차례가 넘어가는 곳) 갱신이 사라집니다. 읽기와 쓰기
+# 사이에 차례가 넘어가지 않으면 끼어들 틈이 없지만, 그 사이에 await가 끼는 임계
+# 구역(critical section)은 Lock으로 감싸 한 번에 한 태스크만 들어가게 합니다.
+# Event는 반대 방향의 도구입니다: 신호 하나를 여러 태스크가 함께 기다리다가
+# set() 한 번에 모두 깨어납니다(출발 신호, "준비 끝" 알림).
 
 
 class BankAccount:
@@ -657,6 +685,38 @@ async def start_signal(runners: int) -> tuple[int, int, float]:
     event.set()
     await asyncio.gather(*tasks)
     return before, len(started_at), max(started_at) - fired_at
+
+
+def demo_06_lock_and_event() -> None:
+    """6절: 경쟁 상태와 Lock, 여러 태스크를 한꺼번에 깨우는 Event.
+
+    예상 출력:
+        Lock 없이 100번 입금: 잔액 1원 (사라진 갱신 99번)
+        Lock으로 100번 입금: 잔액 100원 (사라진 갱신 0번)
+        Event: 신호 전 출발 0명, 신호 후 5명 출발 (마지막 출발까지 0.1ms)
+    """
+    heading(6, "경쟁 상태와 Lock, Event")
+    count = 100
+    for label, safe in (("Lock 없이", False), ("Lock으로", True)):
+        balance = asyncio.run(run_deposits(count, safe=safe))
+        print(f"{label} {count}번 입금: 잔액 {balance}원 ", end="")
+        print(f"(사라진 갱신 {count - balance}번)")
+    before, after, spread = asyncio.run(start_signal(5))
+    print(f"Event: 신호 전 출발 {before}명, 신호 후 {after}명 출발 ", end="")
+    print(f"(마지막 출발까지 {seconds(spread)})")
+
+
+# =============================================================================
+# 7. Semaphore와 Queue: 동시 실행 제한과 백프레셔
+# =============================================================================
+# 동시에 실행하는 수에도 한도가 필요합니다. 외부 API는 동시 요청 수를 제한하고,
+# 받는 쪽이 느린데 보내는 쪽이 계속 쌓으면 메모리가 끝없이 늘어납니다.
+# - Semaphore(n): 동시에 n개까지만 들어갑니다(외부 API 동시 요청 제한 같은 곳).
+#   아래에서는 실제로 몇 개가 동시에 실행됐는지 재서 확인합니다.
+# - Queue(maxsize): 생산자/소비자. 큐가 차면 생산자가 put()에서 기다립니다: 이것이
+#   백프레셔(backpressure), 곧 받는 쪽의 속도에 보내는 쪽을 맞추는 흐름 제어입니다.
+#   끝낼 때는 3.13+의 queue.shutdown()을 쓰고, 3.11~3.12에서는 소비자마다
+#   종료 표시(None)를 하나씩 넣습니다.
 
 
 class ConcurrencyMeter:
@@ -743,26 +803,15 @@ async def run_pipeline(
     return PipelineReport(method, items, counts, peak)
 
 
-def demo_06_sync_and_queue() -> None:
-    """6절: 경쟁 상태와 Lock, Event, Semaphore, 큐와 종료.
+def demo_07_semaphore_and_queue() -> None:
+    """7절: Semaphore로 동시 실행 수 제한, maxsize 큐의 백프레셔와 종료.
 
     예상 출력:
-        Lock 없이 100번 입금: 잔액 1원 (99번의 갱신이 사라짐)
-        Lock으로 100번 입금: 잔액 100원 (사라진 갱신 0번)
-        Event: 신호 전 출발 0명, 신호 후 5명 모두 출발 (마지막 출발까지 0.1ms)
         Semaphore(3), 작업 10개 × 0.1초: 측정한 최대 동시 실행 3개, 401.5ms
         큐(maxsize=5) 30개, 소비자 3명: 처리 30개 {'소비자1': 10, ...}, 큐 최대 길이 5
-          종료 방식: queue.shutdown() (3.13+)   ← 3.11~3.12는 '종료 표시 None'
+          종료 방식: ...   ← 3.11~3.12: 종료 표시 None (3.11+), 3.13+: queue.shutdown()
     """
-    heading(6, "동기화와 큐: Lock, Event, Semaphore, Queue")
-    count = 100
-    for label, safe in (("Lock 없이", False), ("Lock으로", True)):
-        balance = asyncio.run(run_deposits(count, safe=safe))
-        print(f"{label} {count}번 입금: 잔액 {balance}원 ", end="")
-        print(f"(사라진 갱신 {count - balance}번)")
-    before, after, spread = asyncio.run(start_signal(5))
-    print(f"Event: 신호 전 출발 {before}명, 신호 후 {after}명 출발 ", end="")
-    print(f"(마지막 출발까지 {seconds(spread)})")
+    heading(7, "Semaphore와 Queue: 동시 실행 제한과 백프레셔")
     peak, elapsed = asyncio.run(run_bounded(10, 3, 0.1))
     print(
         "Semaphore(3), 작업 10개 × 0.1초: "
@@ -776,7 +825,7 @@ def demo_06_sync_and_queue() -> None:
 
 
 # =============================================================================
-# 7. 블로킹 코드: 코루틴 안의 동기 호출은 모두를 멈춘다
+# 8. 블로킹 코드: 코루틴 안의 동기 호출은 모두를 멈춘다
 # =============================================================================
 # 이벤트 루프는 스레드 하나입니다. 코루틴 안에서 time.sleep(), requests.get(),
 # 큰 파일 읽기 같은 동기(블로킹) 호출을 하면 그동안 다른 모든 태스크가 멈춥니다.
@@ -837,15 +886,15 @@ async def measure_loop_lag(
     return LagReport(max(lags, default=0.0), len(lags), elapsed)
 
 
-def demo_07_blocking() -> None:
-    """7절: 블로킹 호출이 만드는 지연을 재고 to_thread로 없앱니다.
+def demo_08_blocking() -> None:
+    """8절: 블로킹 호출이 만드는 지연을 재고 to_thread로 없앱니다.
 
     예상 출력:
-        블로킹 호출(0.3초)   : 루프 최대 지연 300.4ms, 그동안 티커 3번
-        to_thread(0.3초)     : 루프 최대 지연 1.2ms, 그동안 티커 30번
-        → 지연이 250배 줄었습니다 (작업 시간은 둘 다 약 0.3초)
+        블로킹 호출(0.3초): 루프 최대 지연 300.4ms, 작업 300.2ms 동안 티커 2번
+        to_thread(0.3초)  : 루프 최대 지연 1.2ms, 작업 301.0ms 동안 티커 30번
+        → to_thread로 루프 지연이 250배 줄었습니다
     """
-    heading(7, "블로킹 코드: 코루틴 안의 동기 호출은 모두를 멈춘다")
+    heading(8, "블로킹 코드: 코루틴 안의 동기 호출은 모두를 멈춘다")
     delay = 0.3
     bad = asyncio.run(measure_loop_lag(lambda: blocking_handler(delay)))
     good = asyncio.run(measure_loop_lag(lambda: threaded_handler(delay)))
@@ -859,7 +908,7 @@ def demo_07_blocking() -> None:
 
 
 # =============================================================================
-# 8. 완료 순서대로: as_completed, wait, 경주
+# 9. 완료 순서대로: as_completed, wait, 경주
 # =============================================================================
 # gather는 모든 결과를 "시작한 순서대로" 한 번에 돌려줍니다. 먼저 끝난 것부터
 # 처리하고 싶으면 as_completed, 가장 빠른 하나만 필요하면 wait(FIRST_COMPLETED)를
@@ -911,15 +960,15 @@ async def within_time(
     return sorted(task.result() for task in done), await cancel_and_wait(pending)
 
 
-def demo_08_completion_order() -> None:
-    """8절: 먼저 끝난 것부터, 가장 빠른 하나, 시간 안에 끝난 것만.
+def demo_09_completion_order() -> None:
+    """9절: 먼저 끝난 것부터, 가장 빠른 하나, 시간 안에 끝난 것만.
 
     예상 출력:
         as_completed: 도쿄(80.5ms) → 프랑크푸르트(150.9ms) → 서울(250.8ms)
         wait(FIRST_COMPLETED): 승자 도쿄, 취소 ['서울', '프랑크푸르트'], 81.0ms
         wait(timeout=0.2): 끝남 ['도쿄', '프랑크푸르트'], 취소 ['서울']
     """
-    heading(8, "완료 순서대로: as_completed, wait, 경주")
+    heading(9, "완료 순서대로: as_completed, wait, 경주")
     arrivals = asyncio.run(in_completion_order(MIRRORS))
     print("as_completed:", " → ".join(f"{n}({seconds(t)})" for n, t in arrivals))
     winner, cancelled, elapsed = asyncio.run(first_response(MIRRORS))
@@ -929,100 +978,69 @@ def demo_08_completion_order() -> None:
 
 
 # =============================================================================
-# 9. 디버깅: 디버그 모드, 느린 콜백, 태스크 이름, all_tasks()
+# 10. 디버깅: 디버그 모드, 느린 콜백, 태스크 이름, all_tasks()
 # =============================================================================
 # asyncio.run(main(), debug=True) (또는 환경 변수 PYTHONASYNCIODEBUG=1, python -X dev)로
 # 디버그 모드를 켜면:
 # - loop.slow_callback_duration(기본 0.1초)보다 오래 걸린 한 단계를 "asyncio" 로거가
-#   경고합니다. 7절 같은 블로킹 호출을 찾는 가장 빠른 방법입니다.
-# - await 안 된 코루틴 경고에 "만들어진 곳"의 파일과 줄이 붙습니다.
+#   경고합니다. 8절 같은 블로킹 호출을 찾는 가장 빠른 방법입니다.
+# - await 안 된 코루틴 경고에 "만들어진 곳"(Coroutine created at)의 호출 경로가
+#   붙습니다. 1절의 경고는 코루틴이 버려진 곳만 알려 줍니다.
+# 로깅을 설정하지 않은 프로그램에서 asyncio 로거의 경고는 표준 오류에 그대로
+# 찍힙니다. 서비스에서는 logging.basicConfig(...)나 로그 수집기로 보냅니다.
 # 태스크에 이름을 붙이면(create_task(..., name=...)) all_tasks()와 로그에서
 # 알아보기 쉽습니다.
 
 
-@dataclass
-class DebugReport:
-    """디버그 모드에서 관찰한 것들."""
-
-    task_names: list[str]
-    slow_warnings: list[str]
-    unawaited: list[str]
-
-
-SLOW_CALLBACK = re.compile(r"^Executing <.*?name=('[^']*').*> took ([\d.]+) seconds")
-
-
-class _ListHandler(logging.Handler):
-    """로그 기록을 목록에 모읍니다."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-async def debug_session(block: float = 0.12) -> DebugReport:
-    """디버그 모드로 실행될 때 느린 단계와 await 안 된 코루틴을 잡아냅니다."""
-    loop = asyncio.get_running_loop()
-    loop.slow_callback_duration = 0.05  # 50ms보다 오래 걸린 단계를 경고
-    handler = _ListHandler()
-    asyncio_logger = logging.getLogger("asyncio")
-    asyncio_logger.addHandler(handler)
-    asyncio_logger.propagate = False
-    try:
-        current = asyncio.current_task()
-        if current is not None:
-            current.set_name("main")  # 이름 없는 태스크는 'Task-번호'로 보입니다
-        workers = [
-            asyncio.create_task(query_mirror(f"미러-{n}", 0.05), name=f"다운로드-{n}")
-            for n in (1, 2)
-        ]
-        names = sorted(task.get_name() for task in asyncio.all_tasks())
-
-        async def slow_step() -> None:
-            legacy_download(block)  # 일부러 블로킹: 디버그 모드가 잡아내는지 봅니다
-
-        await asyncio.create_task(slow_step(), name="느린-단계")
-        await asyncio.gather(*workers)
-        unawaited = collect_unawaited_warnings(lambda: brew_coffee("디버그", 0))
-    finally:
-        asyncio_logger.removeHandler(handler)
-        asyncio_logger.propagate = True
-    slow_lines = [
-        f"Executing <Task name={match[1]} ...> took {match[2]} seconds"
-        for match in (SLOW_CALLBACK.search(m) for m in handler.messages)
-        if match
+async def debug_session(block: float = 0.15) -> list[str]:
+    """느린 단계와 await 안 된 코루틴을 일부러 만들고 태스크 이름들을 돌려줍니다."""
+    current = asyncio.current_task()
+    if current is not None:
+        current.set_name("main")  # 이름 없는 태스크는 'Task-번호'로 보입니다
+    workers = [
+        asyncio.create_task(query_mirror(f"미러-{n}", 0.05), name=f"다운로드-{n}")
+        for n in (1, 2)
     ]
-    return DebugReport(names, slow_lines, unawaited)
+    names = sorted(task.get_name() for task in asyncio.all_tasks())
+    print(f"all_tasks(): {names}")
+
+    async def slow_step() -> None:
+        legacy_download(block)  # 일부러 블로킹: 디버그 모드가 잡아내는지 봅니다
+
+    print(f"'느린-단계' 태스크가 {block}초 동안 블로킹합니다:")
+    await asyncio.create_task(slow_step(), name="느린-단계")
+    await asyncio.gather(*workers)
+
+    print("await를 빠뜨린 코루틴을 버립니다:")
+    with warnings.catch_warnings():  # 1절처럼: 경고를 파이썬 기본대로 보여 줍니다
+        warnings.simplefilter("default")
+        coro = brew_coffee("디버그", 0)  # 나쁜 예: await가 없습니다
+        del coro
+    return names
 
 
-def demo_09_debugging() -> None:
-    """9절: 디버그 모드가 알려 주는 것들.
+def demo_10_debugging() -> None:
+    """10절: 디버그 모드가 알려 주는 것들.
 
-    예상 출력:
+    예상 출력(경고는 표준 오류에 찍힙니다. 경로와 번호는 환경마다 다름):
         all_tasks(): ['main', '다운로드-1', '다운로드-2']
-        느린 콜백 경고: Executing <Task name='느린-단계' ...> took 0.121 seconds
-        await 안 된 코루틴 경고(디버그 모드):
-          coroutine 'brew_coffee' was never awaited
-          Coroutine created at (most recent call last)
-            File ".../01_asyncio_basics.py", line ..., in <lambda>
+        '느린-단계' 태스크가 0.15초 동안 블로킹합니다:
+        Executing <Task finished name='느린-단계' coro=<...> took 0.151 seconds
+        await를 빠뜨린 코루틴을 버립니다:
+        ...py:...: RuntimeWarning: coroutine 'brew_coffee' was never awaited
+        Coroutine created at (most recent call last)
+        ...
+          File "...01_asyncio_basics.py", line ..., in debug_session
+            coro = brew_coffee("디버그", 0)  # 나쁜 예: await가 없습니다
+          del coro
+        RuntimeWarning: Enable tracemalloc to get the object allocation traceback
     """
-    heading(9, "디버깅: 디버그 모드, 느린 콜백, 태스크 이름, all_tasks()")
-    report = asyncio.run(debug_session(), debug=True)
-    print(f"all_tasks(): {report.task_names}")
-    for line in report.slow_warnings:
-        print(f"느린 콜백 경고: {line}")
-    print("await 안 된 코루틴 경고(디버그 모드):")
-    for message in report.unawaited:
-        lines = message.splitlines()
-        for line in lines[:2] + lines[-2:]:  # 첫 두 줄과 코루틴을 만든 마지막 위치
-            print(f"  {line}")
+    heading(10, "디버깅: 디버그 모드, 느린 콜백, 태스크 이름, all_tasks()")
+    asyncio.run(debug_session(), debug=True)
 
 
 # =============================================================================
-# 10. 종합 실습: 재시도와 마감이 있는 동시 다운로더
+# 11. 종합 실습: 재시도와 마감이 있는 동시 다운로더
 # =============================================================================
 # 실제 서비스의 다운로드는 느리거나, 잠깐 실패하거나(503), 아예 응답이 없거나,
 # 영영 실패합니다(404). 지금까지 배운 것을 모두 모읍니다.
@@ -1201,7 +1219,7 @@ def print_summary(summary: DownloadSummary) -> None:
     print("─" * 76)
     for r in summary.results:
         name = r.url.rsplit("/", 1)[-1]
-        size = f"{r.size / 1000:.0f}KB" if r.status == "성공" else "-"
+        size = f"{r.size / 1024:.0f}KiB" if r.status == "성공" else "-"
         history = " → ".join(r.errors + (["성공"] if r.status == "성공" else []))
         print(
             f"{pad(name, 16)}{pad(r.status, 10)}{pad(str(r.attempts), 6)}"
@@ -1217,27 +1235,43 @@ def print_summary(summary: DownloadSummary) -> None:
     )
     print(
         f"전체 {seconds(summary.elapsed)}, 요청 시간의 합 {seconds(busy)} "
-        f"→ 동시 실행으로 {busy / summary.elapsed:.1f}배, "
+        f"→ 동시 실행으로 {busy / summary.elapsed:.1f}배"
+    )
+    print(
         f"측정한 최대 동시 요청 {summary.peak_concurrency}개 "
         f"(제한 {summary.concurrency}개)"
     )
 
 
-def demo_10_downloader(seed: int = DEFAULT_SEED) -> None:
-    """10절: 동시 다운로더 종합 실습.
+def demo_11_downloader(seed: int = DEFAULT_SEED) -> None:
+    """11절: 동시 다운로더 종합 실습.
 
-    예상 출력(시드 42, 시간은 컴퓨터마다 다름):
-        파일            결과      시도  시간      크기      마지막 오류
-        ────────────────────────────────────────────────────────────────
-        report-01.pdf   성공      1     130.2ms   532KB
-        report-02.pdf   성공      3     520.7ms   98KB      응답 없음(0.3초)
-        ...
-        missing.pdf     실패      1     20.4ms    -         404 Not Found
-        성공 11 / 실패 1 / 마감 초과 0, 재시도 6번
-        전체 1.02초 (각 파일 시간의 합 2.71초, 동시 실행으로 2.7배), 최대 동시 요청 4개
-        [전체 마감 0.3초로 다시] 성공 5 / 실패 1 / 마감 초과 6, 전체 301.2ms
+    report-03은 네 번 모두 실패해 포기했고, missing.pdf(404)는 재시도하지 않았습니다.
+    전체 마감을 0.3초로 줄이면 끝나지 못한 다운로드가 취소되어 "마감 초과"로 남습니다.
+
+    예상 출력(시드 9: 같은 시드면 결과와 시도 기록이 같고, 시간만 다릅니다):
+        시드 9, 동시 요청 최대 4개, 시도별 제한 0.3초, 최대 4번 시도, 전체 마감 10초
+        파일            결과      시도  시간      크기     시도 기록
+        ────────────────────────────────────────────────────────────────────────────
+        report-01.pdf   성공      2     421.6ms   67KiB    503 → 성공
+        report-02.pdf   성공      1     147.3ms   220KiB   성공
+        report-03.pdf   실패      4     802.3ms   -        응답 없음 → 503 → ...
+        report-04.pdf   성공      3     448.9ms   95KiB    503 → 503 → 성공
+        report-05.pdf   성공      1     152.7ms   626KiB   성공
+        report-06.pdf   성공      2     368.6ms   546KiB   503 → 성공
+        report-07.pdf   성공      1     219.8ms   492KiB   성공
+        report-08.pdf   성공      3     772.9ms   191KiB   503 → 응답 없음 → 성공
+        report-09.pdf   성공      1     300.5ms   647KiB   성공
+        report-10.pdf   성공      1     308.0ms   828KiB   성공
+        report-11.pdf   성공      1     290.2ms   428KiB   성공
+        missing.pdf     실패      1     311.3ms   -        404
+        ────────────────────────────────────────────────────────────────────────────
+        성공 10 / 실패 2 / 마감 초과 0, 재시도 9번
+        전체 802.5ms, 요청 시간의 합 2.31초 → 동시 실행으로 2.9배
+        측정한 최대 동시 요청 4개 (제한 4개)
+        [전체 마감 0.3초로 다시] 성공 5 / 실패 0 / 마감 초과 7, 전체 300.7ms
     """
-    heading(10, "종합 실습: 재시도와 마감이 있는 동시 다운로더")
+    heading(11, "종합 실습: 재시도와 마감이 있는 동시 다운로더")
     print(
         f"시드 {seed}, 동시 요청 최대 4개, 시도별 제한 0.3초, 최대 4번 시도, "
         "전체 마감 10초"
@@ -1264,12 +1298,14 @@ SECTIONS: dict[int, tuple[str, Callable[[], None]]] = {
     3: ("태스크: gather, TaskGroup, except*", demo_03_tasks),
     4: ("시간제한: timeout, timeout_at, wait_for", demo_04_timeouts),
     5: ("취소: cancel, finally, shield", demo_05_cancellation),
-    6: ("동기화와 큐: Lock, Event, Semaphore, Queue", demo_06_sync_and_queue),
-    7: ("블로킹 코드와 to_thread", demo_07_blocking),
-    8: ("완료 순서대로: as_completed, wait", demo_08_completion_order),
-    9: ("디버깅: 디버그 모드와 태스크 이름", demo_09_debugging),
-    10: ("종합 실습: 동시 다운로더", demo_10_downloader),
+    6: ("경쟁 상태와 Lock, Event", demo_06_lock_and_event),
+    7: ("Semaphore와 Queue: 동시 실행 제한, 백프레셔", demo_07_semaphore_and_queue),
+    8: ("블로킹 코드와 to_thread", demo_08_blocking),
+    9: ("완료 순서대로: as_completed, wait", demo_09_completion_order),
+    10: ("디버깅: 디버그 모드와 태스크 이름", demo_10_debugging),
+    11: ("종합 실습: 동시 다운로더", demo_11_downloader),
 }
+DEMO_ALL_TIME = "2코어 기계에서 약 6초"  # demo all을 잰 시간(모듈 docstring과 같게)
 
 
 def run_demo(section: str, seed: int = DEFAULT_SEED) -> int:
@@ -1277,8 +1313,8 @@ def run_demo(section: str, seed: int = DEFAULT_SEED) -> int:
     numbers = list(SECTIONS) if section == "all" else [int(section)]
     start = time.perf_counter()
     for number in numbers:
-        if number == 10:
-            demo_10_downloader(seed)
+        if number == 11:
+            demo_11_downloader(seed)
         else:
             SECTIONS[number][1]()
     if len(numbers) > 1:
@@ -1299,28 +1335,10 @@ ARGPARSE_KOREAN = (  # argparse의 영어 오류 문구 → 한국어
         r"\1은(는) 고를 수 없습니다 (가능한 값: \2)",
     ),
     (r"unrecognized arguments: (.+)", r"알 수 없는 인자: \1"),
-    (r"the following arguments are required: (.+)", r"다음 인자가 필요합니다: \1"),
     (r"expected one argument", "값이 하나 필요합니다"),
     (r"invalid int value: (.+)", r"\1은(는) 정수가 아닙니다"),
-    (r"invalid float value: (.+)", r"\1은(는) 숫자가 아닙니다"),
-    (r"invalid (\w+) value: (.+)", r"\2은(는) 올바른 \1 값이 아닙니다"),
     (r"^argument (\S+): ", r"\1: "),
 )
-
-
-class KoreanHelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """도움말 첫 줄의 'usage:'를 '사용법:'으로 바꿉니다."""
-
-    def add_usage(
-        self,
-        usage: str | None,
-        actions: Iterable[argparse.Action],
-        groups: Iterable[argparse._MutuallyExclusiveGroup],
-        prefix: str | None = None,
-    ) -> None:
-        # add_subparsers()는 prefix=""로 하위 명령의 prog를 만듭니다: None만 바꿈
-        korean = "사용법: " if prefix is None else prefix
-        super().add_usage(usage, actions, groups, korean)
 
 
 class KoreanArgumentParser(argparse.ArgumentParser):
@@ -1328,13 +1346,19 @@ class KoreanArgumentParser(argparse.ArgumentParser):
 
     # Any: add_parser()가 넘기는 argparse 인자를 그대로 전달합니다.
     def __init__(self, **kwargs: Any) -> None:  # noqa: ANN401
-        kwargs.setdefault("formatter_class", KoreanHelpFormatter)
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(add_help=False, **kwargs)
         self._positionals.title = "위치 인자"
         self._optionals.title = "옵션"
         self.add_argument(
             "-h", "--help", action="help", help="이 도움말을 보여 주고 끝냅니다"
         )
+
+    def format_usage(self) -> str:
+        return super().format_usage().replace("usage:", "사용법:", 1)
+
+    def format_help(self) -> str:
+        return super().format_help().replace("usage:", "사용법:", 1)
 
     def error(self, message: str) -> NoReturn:
         for pattern, korean in ARGPARSE_KOREAN:
@@ -1344,7 +1368,7 @@ class KoreanArgumentParser(argparse.ArgumentParser):
 
 
 def section_choice(value: str) -> str:
-    """demo의 절 번호를 검사합니다(허용 목록: 1~10, all)."""
+    """demo의 절 번호를 검사합니다(허용 목록: SECTIONS의 번호, all)."""
     value = value.strip().lower()
     if value == "all" or (value.isdigit() and int(value) in SECTIONS):
         return value
@@ -1365,20 +1389,22 @@ def build_parser() -> KoreanArgumentParser:
             "예시:\n"
             f"  {PROG}                 # 메뉴\n"
             f"  {PROG} demo 3          # 3절(태스크)만 실행\n"
-            f"  {PROG} demo all        # 1~10절 전부\n"
+            f"  {PROG} demo all        # 1~{len(SECTIONS)}절 전부({DEMO_ALL_TIME})\n"
         ),
     )
-    modes = parser.add_subparsers(dest="mode", title="모드", metavar="모드")
+    modes = parser.add_subparsers(
+        dest="mode", metavar="모드", help="실행할 모드 (아래 중 하나)"
+    )
     sections = "\n".join(f"  {n:>2}. {title}" for n, (title, _) in SECTIONS.items())
     demo = modes.add_parser(
         "demo",
-        help="절을 골라 예제를 실행합니다 (1~10 또는 all)",
+        help=f"절을 골라 예제를 실행합니다 (1~{len(SECTIONS)} 또는 all)",
         description=f"절 번호를 주면 그 절만, all이면 전부 실행합니다.\n\n{sections}",
         epilog=(
             "예시:\n"
-            f"  {PROG} demo 7          # 7절: 블로킹 코드\n"
-            f"  {PROG} demo all        # 전부(30초 이내)\n"
-            f"  {PROG} demo 10 --seed 7  # 다른 시드로 종합 실습"
+            f"  {PROG} demo 8          # 8절: 블로킹 코드\n"
+            f"  {PROG} demo all        # 전부({DEMO_ALL_TIME})\n"
+            f"  {PROG} demo 11 --seed 7  # 다른 시드로 종합 실습"
         ),
     )
     demo.add_argument(
@@ -1386,13 +1412,13 @@ def build_parser() -> KoreanArgumentParser:
         nargs="?",
         default="all",
         type=section_choice,
-        help="절 번호 1~10 또는 all (기본: all)",
+        help=f"절 번호 1~{len(SECTIONS)} 또는 all (기본: all)",
     )
     demo.add_argument(
         "--seed",
         type=int,
         default=DEFAULT_SEED,
-        help=f"10절 난수 시드 (기본: {DEFAULT_SEED})",
+        help=f"11절 난수 시드 (기본: {DEFAULT_SEED})",
     )
     return parser
 
@@ -1421,11 +1447,11 @@ def ask(prompt: str) -> str:
 def run_menu(parser: KoreanArgumentParser) -> int:
     """인자 없이 실행했을 때의 번호 메뉴. 각 항목은 하위 명령 하나와 같습니다."""
     entries = {str(n): (title, ["demo", str(n)]) for n, (title, _) in SECTIONS.items()}
-    entries["a"] = ("전체 실행 (1~10절)", ["demo", "all"])
+    entries["a"] = (f"전체 실행 ({DEMO_ALL_TIME})", ["demo", "all"])
     while True:
         print("\n01. asyncio 기초 ─ 메뉴")
         for key, (title, argv) in entries.items():
-            print(f"  {key:>2}. {pad(title, 44)}({' '.join(argv)})")
+            print(f"  {key:>2}. {pad(title, 48)}({' '.join(argv)})")
         print("   q. 종료 (0 또는 빈 줄도 종료)")
         try:
             choice = ask("번호를 고르세요 > ").strip().lower()

@@ -1,13 +1,18 @@
 """01_asyncio_basics.py: 각 절이 주장하는 것을 모듈의 함수로 직접 확인합니다.
 
 시간은 절대값(ms)이 아니라 비율과 넉넉한 여유로 비교합니다(공유된 2코어 기계).
+레슨은 경고와 asyncio 로그를 파이썬이 찍는 그대로 보여 주므로, 테스트가 직접
+잡아서(pytest.warns, recwarn, caplog) 확인합니다.
 """
 
 from __future__ import annotations
 
 import asyncio
 import doctest
+import logging
+import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -43,14 +48,9 @@ def test_calling_a_coroutine_function_runs_nothing_until_awaited() -> None:
 
 
 def test_forgotten_await_returns_a_coroutine_and_warns() -> None:
-    kinds: list[str] = []
-
-    def forget() -> None:
-        kinds.append(type(asyncio.run(lesson.order_without_await())).__name__)
-
-    messages = lesson.collect_unawaited_warnings(forget)
-    assert kinds == ["coroutine"]
-    assert any("was never awaited" in m for m in messages), messages
+    with pytest.warns(RuntimeWarning, match="'brew_coffee' was never awaited"):
+        kind = type(asyncio.run(lesson.order_without_await())).__name__
+    assert kind == "coroutine"
 
 
 # 2. 이벤트 루프 -----------------------------------------------------------
@@ -71,6 +71,20 @@ def test_concurrent_time_is_a_fraction_of_sequential_on_one_thread() -> None:
     assert all("MainThread" in e for e in seq_log + con_log if "요청" in e)
 
 
+def test_await_yields_to_the_loop_only_where_something_is_not_done_yet() -> None:
+    async def no_suspend() -> None:  # 멈추지 않는 코루틴을 await하는 코루틴
+        await lesson.add_tax(1000)
+
+    assert asyncio.run(lesson.add_tax(1000)) == 1100
+    for pause in (lambda: lesson.add_tax(1000), no_suspend):  # 사슬이 길어도 같음
+        order = asyncio.run(lesson.who_runs_between(pause))
+        assert order == ["A 시작", "A 끝", "B"]
+    order = asyncio.run(lesson.who_runs_between(lambda: asyncio.sleep(0)))
+    assert order == ["A 시작", "B", "A 끝"]
+    order = asyncio.run(lesson.who_runs_between(lambda: asyncio.sleep(0.01)))
+    assert order == ["A 시작", "B", "A 끝"]
+
+
 # 3. 태스크 ---------------------------------------------------------------
 
 
@@ -82,11 +96,20 @@ def test_task_group_splits_errors_by_type_and_cancels_the_slow_sibling() -> None
     assert report.elapsed < 1.0  # 2초짜리 작업을 기다리지 않았습니다
 
 
-def test_unreferenced_task_is_destroyed_and_kept_task_finishes() -> None:
-    destroyed, kept_ok = asyncio.run(lesson.lost_and_kept_tasks())
-    assert destroyed == ["Task was destroyed but it is pending!"]
+def test_unreferenced_task_is_destroyed_and_kept_task_finishes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    lost_alive, kept_ok = asyncio.run(lesson.lost_and_kept_tasks())
+    assert not lost_alive
     assert kept_ok
     assert not lesson.background_tasks
+    destroyed = [
+        r.getMessage() for r in caplog.records if r.name == "asyncio"
+    ]  # asyncio의 기본 예외 처리기가 남긴 로그
+    assert len(destroyed) == 1, destroyed
+    assert destroyed[0].startswith("Task was destroyed but it is pending!")
+    assert "wait_for_signal()" in destroyed[0]
 
 
 # 4. 시간제한 -------------------------------------------------------------
@@ -155,7 +178,7 @@ def test_shield_lets_the_save_finish(shielded: bool, saved: bool) -> None:
     assert did_save is saved
 
 
-# 6. 동기화와 큐 ----------------------------------------------------------
+# 6. 경쟁 상태와 Lock, Event ---------------------------------------------
 
 
 def test_race_loses_updates_without_the_lock_and_none_with_it() -> None:
@@ -166,6 +189,9 @@ def test_race_loses_updates_without_the_lock_and_none_with_it() -> None:
 def test_event_releases_every_waiter_only_after_set() -> None:
     before, after, _spread = asyncio.run(lesson.start_signal(5))
     assert (before, after) == (0, 5)
+
+
+# 7. Semaphore와 Queue ---------------------------------------------------
 
 
 @pytest.mark.parametrize("limit", [2, 3, 5])
@@ -190,7 +216,7 @@ def test_pipeline_with_queue_shutdown() -> None:  # pragma: no cover  3.13+에�
     assert "shutdown" in report.method
 
 
-# 7. 블로킹 코드 ----------------------------------------------------------
+# 8. 블로킹 코드 ----------------------------------------------------------
 
 
 def test_blocking_call_freezes_the_loop_and_to_thread_does_not() -> None:
@@ -202,7 +228,7 @@ def test_blocking_call_freezes_the_loop_and_to_thread_does_not() -> None:
     assert good.ticks > bad.ticks * 3
 
 
-# 8. 완료 순서 -----------------------------------------------------------
+# 9. 완료 순서 -----------------------------------------------------------
 
 
 def test_as_completed_yields_in_finishing_order() -> None:
@@ -224,22 +250,43 @@ def test_wait_with_timeout_keeps_only_the_finished() -> None:
     assert unfinished == ["서울"]
 
 
-# 9. 디버깅 ---------------------------------------------------------------
+# 10. 디버깅 --------------------------------------------------------------
+
+SLOW_STEP = re.compile(r"^Executing <Task .*name='느린-단계'.*> took ([\d.]+) seconds$")
 
 
-def test_debug_mode_reports_slow_step_and_where_a_coroutine_was_created() -> None:
-    report = asyncio.run(lesson.debug_session(block=0.12), debug=True)
-    assert report.task_names == ["main", "다운로드-1", "다운로드-2"]
-    assert any("'느린-단계'" in line for line in report.slow_warnings)
-    assert any("Coroutine created at" in m for m in report.unawaited)
+def slow_step_reports(caplog: pytest.LogCaptureFixture) -> list[float]:
+    """asyncio 로거가 남긴 느린 단계 경고에서 잰 시간(초)을 꺼냅니다."""
+    found = (SLOW_STEP.match(r.getMessage()) for r in caplog.records)
+    return [float(match[1]) for match in found if match]
 
 
-def test_without_debug_mode_the_slow_step_goes_unreported() -> None:
-    report = asyncio.run(lesson.debug_session(block=0.12))
-    assert report.slow_warnings == []
+def test_debug_mode_reports_slow_step_and_where_a_coroutine_was_created(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="asyncio")
+    with pytest.warns(RuntimeWarning, match="never awaited") as caught:
+        names = asyncio.run(lesson.debug_session(block=0.12), debug=True)
+    assert names == ["main", "다운로드-1", "다운로드-2"]
+    (took,) = slow_step_reports(caplog)
+    assert took >= 0.12 * 0.9
+    message = str(caught[0].message)
+    assert "Coroutine created at" in message
+    assert "in debug_session" in message  # 만들어진 함수까지 알려 줍니다
 
 
-# 10. 종합 실습 -----------------------------------------------------------
+def test_without_debug_mode_the_slow_step_goes_unreported(
+    caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="asyncio")
+    asyncio.run(lesson.debug_session(block=0.12))
+    assert slow_step_reports(caplog) == []
+    unawaited = [str(w.message) for w in recwarn if "never awaited" in str(w.message)]
+    assert len(unawaited) == 1
+    assert "Coroutine created at" not in unawaited[0]
+
+
+# 11. 종합 실습 -----------------------------------------------------------
 
 
 def outcome(summary: object) -> list[tuple[str, str, int, int]]:
@@ -280,6 +327,14 @@ def test_downloader_respects_the_global_deadline() -> None:
     assert summary.elapsed < 0.3 + 0.5
 
 
+def test_summary_prints_sizes_in_kib(capsys: pytest.CaptureFixture[str]) -> None:
+    result = lesson.DownloadResult("https://x/a.pdf", "성공", 1, 2048, 0.1, 0.1)
+    lesson.print_summary(lesson.DownloadSummary([result], 0.1, False, 1, 4))
+    out = capsys.readouterr().out
+    assert "2KiB" in out
+    assert "KB" not in out.replace("KiB", "")
+
+
 def test_backoff_grows_then_caps() -> None:
     policy = lesson.RetryPolicy(base_delay=0.1, max_delay=0.5)
     caps = [lesson.backoff_cap(n, policy) for n in range(1, 7)]
@@ -289,14 +344,51 @@ def test_backoff_grows_then_caps() -> None:
 
 # 학습자처럼 실행하기 ------------------------------------------------------
 
+# demo all이 표준 오류에 찍는 것: 데모가 일부러 보여 주는 경고와 asyncio 로그뿐입니다.
+EXPECTED_STDERR = re.compile(
+    r"^(.*: RuntimeWarning: coroutine 'brew_coffee' was never awaited"
+    r"|RuntimeWarning: Enable tracemalloc to get the object allocation traceback"
+    r"|Task was destroyed but it is pending!"
+    r"|task: <Task pending name=.*wait_for_signal\(\).*"
+    r"|Executing <Task .*name='느린-단계'.* took [\d.]+ seconds"
+    r"|Coroutine created at \(most recent call last\)"
+    r"|  .*)$"  # 경고가 가리키는 코드 줄과 호출 경로(들여쓴 줄)
+)
+
+
+def check_demo_all(result: subprocess.CompletedProcess[str]) -> None:
+    """모든 절이 실행되고, 표준 오류에는 1, 3, 10절이 보여 주는 것만 있습니다."""
+    assert result.returncode == 0, result.stderr
+    for number in range(1, len(lesson.SECTIONS) + 1):
+        assert f"── {number}. " in result.stdout
+    assert f"{len(lesson.SECTIONS)}개 절을" in result.stdout
+    # PYTHONWARNINGS=error 아래에서도 경고가 예외로 바뀌어 새지 않습니다.
+    assert_no_traceback(result.stdout + result.stderr)
+    assert "Exception ignored" not in result.stderr
+    stray = [
+        line for line in result.stderr.splitlines() if not EXPECTED_STDERR.match(line)
+    ]
+    assert not stray, result.stderr
+    assert result.stderr.count("'brew_coffee' was never awaited") == 2  # 1절, 10절
+    assert result.stderr.count("Task was destroyed but it is pending!") == 1  # 3절
+    assert result.stderr.count("Coroutine created at") == 1  # 10절(디버그 모드)
+    assert "name='느린-단계'" in result.stderr  # 10절(디버그 모드)
+
 
 def test_demo_all_runs_every_section() -> None:
-    result = run_lesson(FILE, "demo", "all", timeout=90)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    for number in range(1, 11):
-        assert f"── {number}. " in result.stdout
-    assert "10개 절을" in result.stdout
+    check_demo_all(run_lesson(FILE, "demo", "all", timeout=90))
+
+
+def test_one_running_time_for_demo_all_everywhere() -> None:
+    assert lesson.DEMO_ALL_TIME in (lesson.__doc__ or "")
+    help_text = run_lesson(FILE, "--help").stdout
+    assert lesson.DEMO_ALL_TIME in help_text
+    assert "모드:" not in help_text  # 제목 '모드'는 없고, 모드는 '위치 인자' 아래 한 번
+    assert "위치 인자:" in help_text
+    menu = run_lesson(FILE, input="q\n").stdout
+    assert lesson.DEMO_ALL_TIME in menu
+    for number in lesson.SECTIONS:
+        assert f"(demo {number})" in menu
 
 
 def test_menu_runs_a_section_then_quits() -> None:
@@ -307,7 +399,7 @@ def test_menu_runs_a_section_then_quits() -> None:
     assert result.stdout.rstrip().endswith("종료합니다.")
 
 
-@pytest.mark.parametrize("bad", ["11", "0", "abc"])
+@pytest.mark.parametrize("bad", ["12", "0", "abc"])
 def test_unknown_section_is_a_korean_error(bad: str) -> None:
     result = run_lesson(FILE, "demo", bad)
     assert result.returncode == 2
@@ -326,12 +418,11 @@ def test_ctrl_c_in_the_middle_of_a_section() -> None:
 
 @pytest.mark.parametrize("minor", [12, 13])
 def test_demo_all_on_other_python_versions(minor: int) -> None:
-    """3.12와 3.13에서도 전부 실행되고, 6절은 버전에 맞는 종료 방식을 고릅니다."""
+    """3.12와 3.13에서도 전부 실행되고, 7절은 버전에 맞는 종료 방식을 고릅니다."""
     python = find_python(minor)
     if python is None:
         pytest.skip(f"Python 3.{minor} 인터프리터가 이 기계에 없습니다")
     result = run_lesson(FILE, "demo", "all", python=python, timeout=90)
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    check_demo_all(result)
     method = "queue.shutdown() (3.13+)" if minor >= 13 else "종료 표시 None (3.11+)"
     assert f"종료 방식: {method}" in result.stdout
