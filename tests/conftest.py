@@ -173,8 +173,10 @@ class LessonProcess:
         env: dict[str, str] | None = None,
         stdin: bool = False,
         python: str | None = None,
+        prefix: Sequence[str] = (),
     ) -> None:
-        self.args = [python or sys.executable, str(ROOT / filename), *args]
+        # prefix: 앞에 붙일 명령(예: ["prlimit", "--nofile=1024:1024"])
+        self.args = [*prefix, python or sys.executable, str(ROOT / filename), *args]
         self.popen = subprocess.Popen(
             self.args,
             stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
@@ -307,15 +309,29 @@ def start_lesson() -> Iterator[Callable[..., LessonProcess]]:
     def start(filename: str, *args: str, **kwargs: object) -> LessonProcess:
         env = kwargs.pop("env", None)
         stdin = bool(kwargs.pop("stdin", False))
+        prefix = kwargs.pop("prefix", ())
         assert not kwargs, f"모르는 인자: {kwargs}"
         assert env is None or isinstance(env, dict)
-        process = LessonProcess(filename, *args, env=env, stdin=stdin)
+        assert isinstance(prefix, (list, tuple))
+        process = LessonProcess(filename, *args, env=env, stdin=stdin, prefix=prefix)
         started.append(process)
         return process
 
     yield start
     for process in reversed(started):
         process.stop()
+
+
+def rss_bytes(pid: int) -> int:
+    """리눅스 /proc에서 읽은 프로세스의 RSS(바이트). 읽을 수 없으면 건너뜁니다."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        pytest.skip("/proc/PID/status를 읽을 수 없습니다(리눅스 전용 측정)")
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    pytest.skip("VmRSS 줄이 없습니다")
 
 
 # ---------------------------------------------------------------------------
