@@ -353,7 +353,7 @@ BAD_TEXT = re.compile(
     r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff"  # 제어 문자(\t, \n 제외), 서로게이트
     r"\u202a-\u202e\u2066-\u2069\U000e0000-\U000e007f]"  # 방향 제어, 태그 문자
 )
-FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")  # 글자처럼 분류되는 빈 글자
+FILLERS = frozenset(map(chr, (0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800)))  # 빈 글자
 
 
 def valid_name(value: object) -> str | None:
@@ -455,10 +455,17 @@ def demo_03_validation() -> None:
         print(f"이름 {pad(repr(name), 26)}→ {verdict}")
     keys = f"{name_key('Admin')!r}, {name_key('admin')!r}"
     print(f"'Admin'과 'admin'의 열쇠: {keys} → 같은 이름으로 봄")
-    samples = ["  안녕하세요  ", "   ", "\x1b[2J화면 지우기", "\u202e뒤집힌 글"]
-    for text in [*samples, "\u200b\u200b", "줄\n" * 25, "가" * 1001]:
+    rlo, zwsp = chr(0x202E), chr(0x200B)  # 방향 뒤집기, 폭 없는 공백(화면에 안 보임)
+    samples = [
+        "  안녕하세요  ",
+        "   ",
+        "\x1b[2J화면 지우기",
+        f"{rlo}뒤집힌 글",
+        zwsp * 2,
+    ]
+    for text in [*samples, "줄\n" * 25, "가" * 1001]:
         shown = repr(text) if len(text) < 30 else f"{text[:2]!r} × {len(text) // 2}"
-        if text == "가" * 1001:
+        if len(text) > 1000:
             shown = "'가' × 1001"
         cleaned = clean_text(text)
         print(f"글 {pad(shown, 28)}→ {'거절' if cleaned is None else repr(cleaned)}")
@@ -2645,7 +2652,11 @@ def build_parser() -> KoreanArgumentParser:
     add_address_options(server, "들을 주소, 모두에게 열려면 0.0.0.0")
     for flag, kind, default, text in SERVER_OPTIONS:
         server.add_argument(
-            flag, type=kind, default=default, help=f"{text} (기본: {default:g})"
+            flag,
+            type=kind,
+            default=default,
+            metavar="N",
+            help=f"{text} (기본: {default:g})",
         )
     server.add_argument(
         "--allow-origin",
@@ -2771,7 +2782,7 @@ def run_menu(parser: KoreanArgumentParser) -> int:
     entries = {str(n): (title, ["demo", str(n)]) for n, (title, _) in SECTIONS.items()}
     entries["a"] = ("전체 실행 (1~12절)", ["demo", "all"])
     entries["s"] = ("채팅 서버 (터미널 1, Ctrl+C로 메뉴로)", ["server"])
-    entries["c"] = ("터미널 클라이언트 (터미널 2, /quit로 메뉴로)", ["client"])
+    entries["c"] = ("클라이언트 (터미널 2, /quit로 메뉴로)", ["client"])
     while True:
         print("\n03. 실시간 채팅 ─ 메뉴")
         for key, (title, argv) in entries.items():

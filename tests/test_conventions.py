@@ -168,10 +168,27 @@ def test_glossary_lists_banned_spellings() -> None:
         assert word in banned
 
 
+def spelled(word: str, text: str) -> bool:
+    """text에 word가 있는지. 영문 약자(KB, MB)는 단어로만 찾습니다(base64 속은 아님)."""
+    if word.isascii():
+        pattern = rf"(?<![A-Za-z+/]){re.escape(word)}(?![A-Za-z0-9+/=])"
+        return re.search(pattern, text) is not None
+    return word in text
+
+
+def test_ascii_spellings_match_whole_words_only() -> None:
+    assert spelled("MB", "2 MB")
+    assert spelled("KB", "350KB 이상")
+    assert not spelled("MB", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+    assert not spelled("KB", "KiB")
+    assert spelled("쓰레드", "쓰레드 풀")
+    assert not spelled("쓰레드", "스레드")
+
+
 @pytest.mark.parametrize("path", lesson_text_files(), ids=lambda p: p.name)
 def test_no_banned_spelling(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    found = [word for word in banned_spellings() if word in text]
+    found = [word for word in banned_spellings() if spelled(word, text)]
     assert not found, f"{path.name}: 용어집이 금지한 표기 {found} (docs/glossary.md)"
 
 
