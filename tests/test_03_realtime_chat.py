@@ -818,7 +818,8 @@ def test_server_hint_carries_the_real_port(server: Launch, free_port: int) -> No
     hint = process.wait_for_output("다른 터미널에서")
     assert f"client --name 민수 --port {free_port}" in hint, hint
     # 기본값이 감당할 전달량을 알림(파일 한도가 낮은 기계에서는 정원이 줄어 있음)
-    assert re.search(r"정원 [\d,]+명, 방 전체 초당 40개: .* 초당 최대 [\d,]+건", hint), hint
+    capacity = r"정원 [\d,]+명, 방 전체 초당 40개: .* 초당 최대 [\d,]+건"
+    assert re.search(capacity, hint), hint
 
 
 def test_policy_close_ends_the_client_instead_of_reconnecting(
