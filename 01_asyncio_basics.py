@@ -120,8 +120,7 @@ async def brew_coffee(menu: str, delay: float, log: list[str] | None = None) -> 
 
 async def order_without_await() -> object:
     """나쁜 예: await를 빠뜨렸습니다. str 대신 코루틴 객체가 돌아갑니다."""
-    result = brew_coffee("라테", 0.05)  # 실수! await brew_coffee(...)라야 합니다
-    return result
+    return brew_coffee("라테", 0.05)  # 실수! await brew_coffee(...)라야 합니다
 
 
 def demo_01_coroutines() -> None:
@@ -178,6 +177,7 @@ def demo_01_coroutines() -> None:
 #       대체 루프입니다. 어느 쪽이든 이 파일의 코드는 그대로 동작합니다.
 
 PAGES = (("메인", 0.3), ("뉴스", 0.2), ("날씨", 0.1))  # (페이지, 응답 지연 초)
+Delays = Sequence[tuple[str, float]]  # PAGES처럼 (이름, 지연 초)의 목록
 
 
 async def fetch_page(name: str, delay: float, log: list[str]) -> str:
@@ -188,9 +188,7 @@ async def fetch_page(name: str, delay: float, log: list[str]) -> str:
     return name
 
 
-async def fetch_sequentially(
-    pages: Sequence[tuple[str, float]], log: list[str]
-) -> float:
+async def fetch_sequentially(pages: Delays, log: list[str]) -> float:
     """하나씩 차례로 기다립니다. 걸린 시간(초)을 돌려줍니다."""
     start = time.perf_counter()
     for name, delay in pages:
@@ -198,9 +196,7 @@ async def fetch_sequentially(
     return time.perf_counter() - start
 
 
-async def fetch_concurrently(
-    pages: Sequence[tuple[str, float]], log: list[str]
-) -> float:
+async def fetch_concurrently(pages: Delays, log: list[str]) -> float:
     """한꺼번에 시작해 기다림을 겹칩니다. 걸린 시간(초)을 돌려줍니다."""
     start = time.perf_counter()
     await asyncio.gather(*(fetch_page(name, delay, log) for name, delay in pages))
@@ -246,9 +242,7 @@ def demo_02_event_loop() -> None:
         loop_name = type(runner.get_loop()).__name__
         sequential = runner.run(fetch_sequentially(PAGES, seq_log))
         concurrent = runner.run(fetch_concurrently(PAGES, con_log))
-    threads = {
-        entry.split("(")[1].rstrip(")") for entry in seq_log + con_log if "(" in entry
-    }
+    threads = {entry.split("(")[1][:-1] for entry in seq_log + con_log if "(" in entry}
     print(f"이벤트 루프: {loop_name}")
     print("순서대로:", " → ".join(seq_log))
     print("동시에  :", " → ".join(con_log))
@@ -287,25 +281,22 @@ async def flaky_job(name: str, delay: float, fail: bool) -> str:
     return f"{name} 성공"
 
 
-@dataclass
-class TaskGroupReport:
-    """TaskGroup 실행 결과: 종류별로 잡은 오류, 취소된 작업, 걸린 시간."""
+async def run_task_group(
+    slow_delay: float = 1.0,
+) -> tuple[list[str], list[str], list[str], float]:
+    """두 작업이 곧바로 실패하면 TaskGroup은 느린 작업을 취소하고 오류를 모읍니다.
 
-    value_errors: list[str] = field(default_factory=list)
-    key_errors: list[str] = field(default_factory=list)
-    cancelled: list[str] = field(default_factory=list)
-    elapsed: float = 0.0
-
-
-async def run_task_group(slow_delay: float = 1.0) -> TaskGroupReport:
-    """두 작업이 곧바로 실패하면 TaskGroup은 느린 작업을 취소하고 오류를 모읍니다."""
-    report = TaskGroupReport()
+    돌려주는 값: (잡은 ValueError들, 잡은 KeyError들, 취소된 작업들, 걸린 초)
+    """
+    value_errors: list[str] = []
+    key_errors: list[str] = []
+    cancelled: list[str] = []
 
     async def job(name: str, delay: float, error: Exception | None) -> None:
         try:
             await asyncio.sleep(delay)
         except asyncio.CancelledError:
-            report.cancelled.append(name)
+            cancelled.append(name)
             raise  # 취소는 삼키지 않고 다시 던집니다(5절)
         if error is not None:
             raise error
@@ -317,11 +308,10 @@ async def run_task_group(slow_delay: float = 1.0) -> TaskGroupReport:
             tg.create_task(job("회원 조회", 0, KeyError("user-7")))
             tg.create_task(job("느린 보고서", slow_delay, None))
     except* ValueError as group:  # 그룹 안의 ValueError만 여기로
-        report.value_errors = [str(exc) for exc in group.exceptions]
+        value_errors = [str(exc) for exc in group.exceptions]
     except* KeyError as group:  # 같은 그룹의 KeyError는 여기로(둘 다 실행됨)
-        report.key_errors = [str(exc) for exc in group.exceptions]
-    report.elapsed = time.perf_counter() - start
-    return report
+        key_errors = [str(exc) for exc in group.exceptions]
+    return value_errors, key_errors, cancelled, time.perf_counter() - start
 
 
 background_tasks: set[asyncio.Task[None]] = set()  # 발사 후 망각 태스크의 참조 보관소
@@ -388,12 +378,9 @@ def demo_03_tasks() -> None:
 
     print("gather(return_exceptions=True):", asyncio.run(gather_all()))
 
-    report = asyncio.run(run_task_group())
-    print(f"except* ValueError: {report.value_errors} / ", end="")
-    print(f"except* KeyError: {report.key_errors}")
-    print(
-        f"취소된 작업: {report.cancelled}, 걸린 시간 {seconds(report.elapsed)} ", end=""
-    )
+    value_errors, key_errors, cancelled, elapsed = asyncio.run(run_task_group())
+    print(f"except* ValueError: {value_errors} / except* KeyError: {key_errors}")
+    print(f"취소된 작업: {cancelled}, 걸린 시간 {seconds(elapsed)} ", end="")
     print("(1초짜리를 기다리지 않음)")
 
     print("참조 없는 태스크와 fire_and_forget 태스크를 만들고 gc.collect():")
@@ -425,19 +412,13 @@ async def slow_operation(delay: float, cleanup_log: list[str]) -> str:
         cleanup_log.append("정리 완료")
 
 
-@dataclass
-class TimeoutReport:
-    """시간제한 실험 결과."""
-
-    timed_out: bool
-    elapsed: float
-    cleanup_ran: bool
-
-
 async def run_with_timeout(
     limit: float, work: float, *, use_wait_for: bool = False
-) -> TimeoutReport:
-    """work초짜리 작업에 limit초 제한을 겁니다(asyncio.timeout 또는 wait_for)."""
+) -> tuple[bool, float, bool]:
+    """work초짜리 작업에 limit초 제한을 겁니다(asyncio.timeout 또는 wait_for).
+
+    돌려주는 값: (TimeoutError가 났는지, 걸린 초, finally의 정리가 실행됐는지)
+    """
     cleanup: list[str] = []
     start = time.perf_counter()
     try:
@@ -449,20 +430,18 @@ async def run_with_timeout(
         timed_out = False
     except TimeoutError:
         timed_out = True
-    return TimeoutReport(timed_out, time.perf_counter() - start, bool(cleanup))
+    return timed_out, time.perf_counter() - start, bool(cleanup)
 
 
 async def steps_before_deadline(step: float, budget: float, max_steps: int = 20) -> int:
     """여러 단계가 하나의 마감(timeout_at)을 나눠 씁니다. 끝낸 단계 수를 돌려줍니다."""
     loop = asyncio.get_running_loop()
     done = 0
-    try:
+    with contextlib.suppress(TimeoutError):  # 마감은 예상한 일
         async with asyncio.timeout_at(loop.time() + budget):
             for _ in range(max_steps):
                 await asyncio.sleep(step)  # 단계마다 제한을 새로 주지 않습니다
                 done += 1
-    except TimeoutError:
-        pass
     return done
 
 
@@ -496,17 +475,17 @@ def demo_04_timeouts() -> None:
         ("asyncio.timeout(0.2)", False),
         ("asyncio.wait_for(.., 0.2)", True),
     ):
-        report = asyncio.run(run_with_timeout(0.2, 1.0, use_wait_for=use_wait_for))
-        outcome = "TimeoutError" if report.timed_out else "제한 안에 완료"
-        cleanup = "finally 정리 실행됨" if report.cleanup_ran else "정리 안 됨"
-        print(f"{label} / 1초 작업: {outcome}, {seconds(report.elapsed)}, {cleanup}")
+        timed_out, elapsed, cleaned = asyncio.run(
+            run_with_timeout(0.2, 1.0, use_wait_for=use_wait_for)
+        )
+        outcome = "TimeoutError" if timed_out else "제한 안에 완료"
+        cleanup = "finally 정리 실행됨" if cleaned else "정리 안 됨"
+        print(f"{label} / 1초 작업: {outcome}, {seconds(elapsed)}, {cleanup}")
     steps = asyncio.run(steps_before_deadline(0.1, 0.35))
     print(f"timeout_at(0.35초 마감) / 0.1초 단계: {steps}단계 끝낸 뒤 마감")
     timed_out_at, thread_done_at = asyncio.run(thread_outlives_timeout(0.1, 0.3))
-    print(
-        f"to_thread(0.3초) + 제한 0.1초: 제한은 {seconds(timed_out_at)}에, "
-        f"스레드는 {seconds(thread_done_at)}에 끝남 (스레드는 취소되지 않음)"
-    )
+    print(f"to_thread(0.3초) + 제한 0.1초: 제한은 {seconds(timed_out_at)}에, ", end="")
+    print(f"스레드는 {seconds(thread_done_at)}에 끝남 (스레드는 취소되지 않음)")
 
 
 # =============================================================================
@@ -617,18 +596,15 @@ def demo_05_cancellation() -> None:
     print("좋은 작업:", " → ".join(log))
     print(f"좋은 작업 task.cancelled() = {good_cancelled} / ", end="")
     print(f"취소를 삼킨 작업 task.cancelled() = {bad_cancelled}")
-    print(
-        "취소를 삼킨 작업을 asyncio.timeout(0.05) 안에서: "
-        f"TimeoutError 발생 = {timeout_fired}"
-    )
+    print("취소를 삼킨 작업을 asyncio.timeout(0.05) 안에서: ", end="")
+    print(f"TimeoutError 발생 = {timeout_fired}")
     print(
         "  → 시간이 지났는데도 호출한 쪽은 알 수 없습니다. 그래서 다시 던져야 합니다."
     )
     for label, shielded in (("shield 없이", False), ("shield 사용", True)):
         timed_out, saved = asyncio.run(save_under_timeout(0.1, 0.2, shielded=shielded))
-        print(
-            f"{label} 제한 0.1초, 저장 0.2초: 제한 초과 = {timed_out}, 저장됨 = {saved}"
-        )
+        print(f"{label} 제한 0.1초, 저장 0.2초: ", end="")
+        print(f"제한 초과 = {timed_out}, 저장됨 = {saved}")
 
 
 # =============================================================================
@@ -726,10 +702,9 @@ class ConcurrencyMeter:
         self.active = 0
         self.peak = 0
 
-    def __enter__(self) -> ConcurrencyMeter:
+    def __enter__(self) -> None:
         self.active += 1
         self.peak = max(self.peak, self.active)
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.active -= 1
@@ -750,20 +725,13 @@ async def run_bounded(jobs: int, limit: int, delay: float) -> tuple[int, float]:
     return meter.peak, time.perf_counter() - start
 
 
-@dataclass
-class PipelineReport:
-    """생산자/소비자 실행 결과."""
-
-    method: str
-    produced: int
-    per_consumer: dict[str, int]
-    max_queue_size: int
-
-
 async def run_pipeline(
     items: int, consumers: int, *, maxsize: int = 5, use_shutdown: bool | None = None
-) -> PipelineReport:
-    """생산자 하나, 소비자 여럿. 큐가 비고 생산이 끝나면 모두 깔끔하게 끝납니다."""
+) -> tuple[str, dict[str, int], int]:
+    """생산자 하나, 소비자 여럿. 큐가 비고 생산이 끝나면 모두 깔끔하게 끝납니다.
+
+    돌려주는 값: (종료 방식, 소비자별 처리 수, 측정한 큐 최대 길이)
+    """
     if use_shutdown is None:
         use_shutdown = sys.version_info >= (3, 13)
     queue: asyncio.Queue[int | None] = asyncio.Queue(maxsize=maxsize)
@@ -800,7 +768,7 @@ async def run_pipeline(
         for name in counts:
             tg.create_task(consume(name))
     method = "queue.shutdown() (3.13+)" if use_shutdown else "종료 표시 None (3.11+)"
-    return PipelineReport(method, items, counts, peak)
+    return method, counts, peak
 
 
 def demo_07_semaphore_and_queue() -> None:
@@ -813,15 +781,12 @@ def demo_07_semaphore_and_queue() -> None:
     """
     heading(7, "Semaphore와 Queue: 동시 실행 제한과 백프레셔")
     peak, elapsed = asyncio.run(run_bounded(10, 3, 0.1))
-    print(
-        "Semaphore(3), 작업 10개 × 0.1초: "
-        f"측정한 최대 동시 실행 {peak}개, {seconds(elapsed)}"
-    )
-    report = asyncio.run(run_pipeline(30, 3))
-    total = sum(report.per_consumer.values())
-    print(f"큐(maxsize=5) {report.produced}개, 소비자 3명: 처리 {total}개 ", end="")
-    print(f"{report.per_consumer}, 큐 최대 길이 {report.max_queue_size}")
-    print(f"  종료 방식: {report.method}")
+    print("Semaphore(3), 작업 10개 × 0.1초: ", end="")
+    print(f"측정한 최대 동시 실행 {peak}개, {seconds(elapsed)}")
+    method, counts, longest = asyncio.run(run_pipeline(30, 3))
+    print(f"큐(maxsize=5) 30개, 소비자 3명: 처리 {sum(counts.values())}개 ", end="")
+    print(f"{counts}, 큐 최대 길이 {longest}")
+    print(f"  종료 방식: {method}")
 
 
 # =============================================================================
@@ -853,19 +818,13 @@ async def threaded_handler(delay: float) -> str:
     return await asyncio.to_thread(legacy_download, delay)
 
 
-@dataclass
-class LagReport:
-    """티커가 잰 이벤트 루프 지연."""
-
-    max_lag: float
-    ticks: int
-    elapsed: float
-
-
 async def measure_loop_lag(
-    work: Callable[[], Awaitable[object]], interval: float = 0.01
-) -> LagReport:
-    """work를 실행하는 동안 interval마다 깨어나는 티커가 얼마나 늦었는지 잽니다."""
+    work: Awaitable[object], interval: float = 0.01
+) -> tuple[float, int, float]:
+    """work를 await하는 동안 interval마다 깨어나는 티커가 얼마나 늦었는지 잽니다.
+
+    돌려주는 값: (루프의 최대 지연, 티커가 깨어난 횟수, work에 걸린 초)
+    """
     loop = asyncio.get_running_loop()
     lags: list[float] = []
     running = True
@@ -879,11 +838,11 @@ async def measure_loop_lag(
     tick_task = asyncio.create_task(ticker())
     await asyncio.sleep(interval * 2)  # 티커가 돌기 시작하게
     start = time.perf_counter()
-    await work()
+    await work
     elapsed = time.perf_counter() - start
     running = False
     await tick_task
-    return LagReport(max(lags, default=0.0), len(lags), elapsed)
+    return max(lags, default=0.0), len(lags), elapsed
 
 
 def demo_08_blocking() -> None:
@@ -895,16 +854,16 @@ def demo_08_blocking() -> None:
         → to_thread로 루프 지연이 250배 줄었습니다
     """
     heading(8, "블로킹 코드: 코루틴 안의 동기 호출은 모두를 멈춘다")
-    delay = 0.3
-    bad = asyncio.run(measure_loop_lag(lambda: blocking_handler(delay)))
-    good = asyncio.run(measure_loop_lag(lambda: threaded_handler(delay)))
-    for label, report in (("블로킹 호출(0.3초)", bad), ("to_thread(0.3초)  ", good)):
-        print(
-            f"{label}: 루프 최대 지연 {seconds(report.max_lag)}, "
-            f"작업 {seconds(report.elapsed)} 동안 티커 {report.ticks}번"
-        )
-    ratio = bad.max_lag / max(good.max_lag, 1e-6)
-    print(f"→ to_thread로 루프 지연이 {ratio:.0f}배 줄었습니다")
+    lags: list[float] = []
+    for label, handler in (
+        ("블로킹 호출(0.3초)", blocking_handler),
+        ("to_thread(0.3초)  ", threaded_handler),
+    ):
+        lag, ticks, elapsed = asyncio.run(measure_loop_lag(handler(0.3)))
+        print(f"{label}: 루프 최대 지연 {seconds(lag)}, ", end="")
+        print(f"작업 {seconds(elapsed)} 동안 티커 {ticks}번")
+        lags.append(lag)
+    print(f"→ to_thread로 루프 지연이 {lags[0] / max(lags[1], 1e-6):.0f}배 줄었습니다")
 
 
 # =============================================================================
@@ -915,11 +874,7 @@ def demo_08_blocking() -> None:
 # 쓰고 나머지는 취소합니다. wait(timeout=...)은 제한 시간 안에 끝난 것만 가져옵니다.
 # 어느 쪽이든, 끝나지 않은 태스크는 직접 취소하고 기다려서 정리해야 합니다.
 
-MIRRORS = (
-    ("서울", 0.25),
-    ("도쿄", 0.08),
-    ("프랑크푸르트", 0.15),
-)  # (미러, 응답 지연 초)
+MIRRORS = (("서울", 0.25), ("도쿄", 0.08), ("프랑크푸르트", 0.15))  # (미러, 지연 초)
 
 
 async def query_mirror(name: str, delay: float) -> str:
@@ -928,9 +883,7 @@ async def query_mirror(name: str, delay: float) -> str:
     return name
 
 
-async def in_completion_order(
-    mirrors: Sequence[tuple[str, float]],
-) -> list[tuple[str, float]]:
+async def in_completion_order(mirrors: Delays) -> list[tuple[str, float]]:
     """먼저 끝난 것부터 (이름, 도착 시각)을 모읍니다."""
     start = time.perf_counter()
     arrivals: list[tuple[str, float]] = []
@@ -940,9 +893,7 @@ async def in_completion_order(
     return arrivals
 
 
-async def first_response(
-    mirrors: Sequence[tuple[str, float]],
-) -> tuple[str, list[str], float]:
+async def first_response(mirrors: Delays) -> tuple[str, list[str], float]:
     """가장 빠른 미러 하나만 씁니다. (승자, 취소된 미러들, 걸린 초)."""
     start = time.perf_counter()
     tasks = {asyncio.create_task(query_mirror(n, d), name=n) for n, d in mirrors}
@@ -951,9 +902,7 @@ async def first_response(
     return done.pop().result(), cancelled, time.perf_counter() - start
 
 
-async def within_time(
-    mirrors: Sequence[tuple[str, float]], limit: float
-) -> tuple[list[str], list[str]]:
+async def within_time(mirrors: Delays, limit: float) -> tuple[list[str], list[str]]:
     """limit초 안에 끝난 것만 씁니다. (끝난 미러들, 시간 안에 못 끝나 취소된 미러들)."""
     tasks = {asyncio.create_task(query_mirror(n, d), name=n) for n, d in mirrors}
     done, pending = await asyncio.wait(tasks, timeout=limit)  # 예외를 던지지 않습니다
@@ -1130,7 +1079,6 @@ class DownloadResult:
 
 async def download_one(
     result: DownloadResult,
-    *,
     rng: random.Random,
     semaphore: asyncio.Semaphore,
     meter: ConcurrencyMeter,
@@ -1200,16 +1148,18 @@ async def download_all(
         async with asyncio.timeout(deadline), asyncio.TaskGroup() as tg:
             for result in results:
                 rng = random.Random(f"{seed}:{result.url}")  # URL마다 재현 가능한 난수
-                tg.create_task(
-                    download_one(
-                        result, rng=rng, semaphore=semaphore, meter=meter, policy=policy
-                    ),
-                    name=result.url.rsplit("/", 1)[-1],
-                )
+                job = download_one(result, rng, semaphore, meter, policy)
+                tg.create_task(job, name=result.url.rsplit("/", 1)[-1])
     except TimeoutError:
         deadline_hit = True
     elapsed = time.perf_counter() - start
     return DownloadSummary(results, elapsed, deadline_hit, meter.peak, concurrency)
+
+
+def tally(results: Sequence[DownloadResult]) -> str:
+    """결과별 개수: '성공 10 / 실패 2 / 마감 초과 0'."""
+    statuses = [r.status for r in results]
+    return " / ".join(f"{k} {statuses.count(k)}" for k in ("성공", "실패", "마감 초과"))
 
 
 def print_summary(summary: DownloadSummary) -> None:
@@ -1225,22 +1175,16 @@ def print_summary(summary: DownloadSummary) -> None:
             f"{pad(name, 16)}{pad(r.status, 10)}{pad(str(r.attempts), 6)}"
             f"{pad(seconds(r.elapsed), 10)}{pad(size, 9)}{history}"
         )
-    statuses = [r.status for r in summary.results]
     busy = sum(r.busy for r in summary.results)  # 하나씩 했다면 최소한 이만큼 걸립니다
+    retries = sum(max(0, r.attempts - 1) for r in summary.results)
     print("─" * 76)
-    print(
-        f"성공 {statuses.count('성공')} / 실패 {statuses.count('실패')} / "
-        f"마감 초과 {statuses.count('마감 초과')}, "
-        f"재시도 {sum(max(0, r.attempts - 1) for r in summary.results)}번"
-    )
+    print(f"{tally(summary.results)}, 재시도 {retries}번")
     print(
         f"전체 {seconds(summary.elapsed)}, 요청 시간의 합 {seconds(busy)} "
         f"→ 동시 실행으로 {busy / summary.elapsed:.1f}배"
     )
-    print(
-        f"측정한 최대 동시 요청 {summary.peak_concurrency}개 "
-        f"(제한 {summary.concurrency}개)"
-    )
+    print(f"측정한 최대 동시 요청 {summary.peak_concurrency}개 ", end="")
+    print(f"(제한 {summary.concurrency}개)")
 
 
 def demo_11_downloader(seed: int = DEFAULT_SEED) -> None:
@@ -1272,20 +1216,14 @@ def demo_11_downloader(seed: int = DEFAULT_SEED) -> None:
         [전체 마감 0.3초로 다시] 성공 5 / 실패 0 / 마감 초과 7, 전체 300.7ms
     """
     heading(11, "종합 실습: 재시도와 마감이 있는 동시 다운로더")
-    print(
-        f"시드 {seed}, 동시 요청 최대 4개, 시도별 제한 0.3초, 최대 4번 시도, "
-        "전체 마감 10초"
-    )
+    print(f"시드 {seed}, 동시 요청 최대 4개, 시도별 제한 0.3초, ", end="")
+    print("최대 4번 시도, 전체 마감 10초")
     summary = asyncio.run(download_all(URLS, seed=seed))
     print_summary(summary)
 
     short = asyncio.run(download_all(URLS, seed=seed, deadline=0.3))
-    statuses = [r.status for r in short.results]
-    print(
-        f"[전체 마감 0.3초로 다시] 성공 {statuses.count('성공')} / "
-        f"실패 {statuses.count('실패')} / 마감 초과 {statuses.count('마감 초과')}, "
-        f"전체 {seconds(short.elapsed)}"
-    )
+    print(f"[전체 마감 0.3초로 다시] {tally(short.results)}, ", end="")
+    print(f"전체 {seconds(short.elapsed)}")
 
 
 # =============================================================================
@@ -1318,10 +1256,8 @@ def run_demo(section: str, seed: int = DEFAULT_SEED) -> int:
         else:
             SECTIONS[number][1]()
     if len(numbers) > 1:
-        print(
-            f"\n{len(numbers)}개 절을 "
-            f"{seconds(time.perf_counter() - start)}에 마쳤습니다."
-        )
+        elapsed = seconds(time.perf_counter() - start)
+        print(f"\n{len(numbers)}개 절을 {elapsed}에 마쳤습니다.")
     return 0
 
 
@@ -1348,11 +1284,8 @@ class KoreanArgumentParser(argparse.ArgumentParser):
     def __init__(self, **kwargs: Any) -> None:  # noqa: ANN401
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(add_help=False, **kwargs)
-        self._positionals.title = "위치 인자"
-        self._optionals.title = "옵션"
-        self.add_argument(
-            "-h", "--help", action="help", help="이 도움말을 보여 주고 끝냅니다"
-        )
+        self._positionals.title, self._optionals.title = "위치 인자", "옵션"
+        self.add_argument("-h", "--help", action="help", help="이 도움말을 보여 줍니다")
 
     def format_usage(self) -> str:
         return super().format_usage().replace("usage:", "사용법:", 1)
@@ -1381,10 +1314,7 @@ def build_parser() -> KoreanArgumentParser:
     """모드마다 하위 명령(subcommand)을 둔 파서를 만듭니다."""
     parser = KoreanArgumentParser(
         prog=PROG,
-        description=(
-            "01. asyncio 기초: 코루틴부터 동시 다운로더까지.\n"
-            "인자 없이 실행하면 메뉴가 나옵니다."
-        ),
+        description="01. asyncio 기초. 인자 없이 실행하면 메뉴가 나옵니다.",
         epilog=(
             "예시:\n"
             f"  {PROG}                 # 메뉴\n"
@@ -1401,9 +1331,7 @@ def build_parser() -> KoreanArgumentParser:
         help=f"절을 골라 예제를 실행합니다 (1~{len(SECTIONS)} 또는 all)",
         description=f"절 번호를 주면 그 절만, all이면 전부 실행합니다.\n\n{sections}",
         epilog=(
-            "예시:\n"
-            f"  {PROG} demo 8          # 8절: 블로킹 코드\n"
-            f"  {PROG} demo all        # 전부({DEMO_ALL_TIME})\n"
+            f"예시:\n  {PROG} demo 8\n  {PROG} demo all\n"
             f"  {PROG} demo 11 --seed 7  # 다른 시드로 종합 실습"
         ),
     )
@@ -1424,18 +1352,15 @@ def build_parser() -> KoreanArgumentParser:
 
 
 def run_mode(args: argparse.Namespace) -> int:
-    """하위 명령을 실행합니다."""
-    if args.mode == "demo":
-        return run_demo(args.section, args.seed)
-    raise AssertionError(f"모르는 모드: {args.mode}")
+    """하위 명령을 실행합니다(01에는 demo 하나뿐입니다)."""
+    return run_demo(args.section, args.seed)
 
 
 def ask(prompt: str) -> str:
     """input()과 같되, 프롬프트를 쓴 직후에 온 Ctrl+C도 놓치지 않습니다.
 
-    input()은 프롬프트를 쓰고 나서 읽기 시작하기 전까지 C 코드 안에 머뭅니다.
-    그 틈에 SIGINT가 오면 KeyboardInterrupt가 나지 않고 읽기에서 멈춥니다.
-    print()가 끝나는 시점에는 파이썬이 신호를 확인하므로 그 틈이 거의 없습니다.
+    input()은 프롬프트를 쓰고 읽기 시작하기 전까지 C 코드 안에 머물러, 그 틈의
+    SIGINT는 다음 입력까지 처리되지 않습니다. print() 뒤에는 파이썬이 신호를 봅니다.
     """
     print(prompt, end="", flush=True)
     line = sys.stdin.readline()
@@ -1455,17 +1380,15 @@ def run_menu(parser: KoreanArgumentParser) -> int:
         print("   q. 종료 (0 또는 빈 줄도 종료)")
         try:
             choice = ask("번호를 고르세요 > ").strip().lower()
-        except EOFError:  # 입력이 닫힘(파이프가 끝남, Ctrl+D)
+        except EOFError:
             print("\n입력이 끝나 종료합니다.")
             return 0
         if choice in ("", "0", "q"):
             print("종료합니다.")
             return 0
         if choice not in entries:
-            print(
-                f"'{choice}'은(는) 메뉴에 없습니다. "
-                f"1~{len(SECTIONS)}, a, q 중에서 골라 주세요."
-            )
+            keys = f"1~{len(SECTIONS)}, a, q"
+            print(f"'{choice}'은(는) 메뉴에 없습니다. {keys} 중에서 골라 주세요.")
             continue
         run_mode(parser.parse_args(entries[choice][1]))
 
@@ -1475,9 +1398,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.mode is None:
-            return run_menu(parser)
-        return run_mode(args)
+        return run_menu(parser) if args.mode is None else run_mode(args)
     except KeyboardInterrupt:
         print("\nCtrl+C로 중단했습니다.", file=sys.stderr)
         # 중간에 끊겨 정리되지 못한 객체(시작 전의 코루틴, 만들다 만 이벤트 루프)가

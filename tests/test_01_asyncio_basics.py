@@ -89,11 +89,13 @@ def test_await_yields_to_the_loop_only_where_something_is_not_done_yet() -> None
 
 
 def test_task_group_splits_errors_by_type_and_cancels_the_slow_sibling() -> None:
-    report = asyncio.run(lesson.run_task_group(slow_delay=2.0))
-    assert report.value_errors == ["나이는 음수일 수 없음"]
-    assert report.key_errors == ["'user-7'"]
-    assert report.cancelled == ["느린 보고서"]
-    assert report.elapsed < 1.0  # 2초짜리 작업을 기다리지 않았습니다
+    value_errors, key_errors, cancelled, elapsed = asyncio.run(
+        lesson.run_task_group(slow_delay=2.0)
+    )
+    assert value_errors == ["나이는 음수일 수 없음"]
+    assert key_errors == ["'user-7'"]
+    assert cancelled == ["느린 보고서"]
+    assert elapsed < 1.0  # 2초짜리 작업을 기다리지 않았습니다
 
 
 def test_unreferenced_task_is_destroyed_and_kept_task_finishes(
@@ -117,16 +119,18 @@ def test_unreferenced_task_is_destroyed_and_kept_task_finishes(
 
 @pytest.mark.parametrize("use_wait_for", [False, True])
 def test_timeout_raises_and_cleanup_runs(use_wait_for: bool) -> None:
-    report = asyncio.run(lesson.run_with_timeout(0.1, 2.0, use_wait_for=use_wait_for))
-    assert report.timed_out
-    assert report.cleanup_ran
-    assert report.elapsed < 1.0
+    timed_out, elapsed, cleanup_ran = asyncio.run(
+        lesson.run_with_timeout(0.1, 2.0, use_wait_for=use_wait_for)
+    )
+    assert timed_out
+    assert cleanup_ran
+    assert elapsed < 1.0
 
 
 def test_no_timeout_when_work_is_fast() -> None:
-    report = asyncio.run(lesson.run_with_timeout(1.0, 0.01))
-    assert not report.timed_out
-    assert report.cleanup_ran
+    timed_out, _elapsed, cleanup_ran = asyncio.run(lesson.run_with_timeout(1.0, 0.01))
+    assert not timed_out
+    assert cleanup_ran
 
 
 def test_timeout_at_is_one_deadline_for_all_steps() -> None:
@@ -203,17 +207,21 @@ def test_semaphore_bounds_measured_concurrency(limit: int) -> None:
 
 
 def test_pipeline_with_sentinels_consumes_everything_and_stops() -> None:
-    report = asyncio.run(lesson.run_pipeline(30, 3, maxsize=4, use_shutdown=False))
-    assert sum(report.per_consumer.values()) == 30
-    assert report.max_queue_size <= 4  # 백프레셔: 큐가 maxsize를 넘지 않음
-    assert "None" in report.method
+    method, counts, longest = asyncio.run(
+        lesson.run_pipeline(30, 3, maxsize=4, use_shutdown=False)
+    )
+    assert sum(counts.values()) == 30
+    assert longest <= 4  # 백프레셔: 큐가 maxsize를 넘지 않음
+    assert "None" in method
 
 
 @pytest.mark.skipif(sys.version_info < (3, 13), reason="Queue.shutdown은 3.13부터")
 def test_pipeline_with_queue_shutdown() -> None:  # pragma: no cover  3.13+에서만
-    report = asyncio.run(lesson.run_pipeline(30, 3, use_shutdown=True))
-    assert sum(report.per_consumer.values()) == 30
-    assert "shutdown" in report.method
+    method, counts, _longest = asyncio.run(
+        lesson.run_pipeline(30, 3, use_shutdown=True)
+    )
+    assert sum(counts.values()) == 30
+    assert "shutdown" in method
 
 
 # 8. 블로킹 코드 ----------------------------------------------------------
@@ -221,11 +229,15 @@ def test_pipeline_with_queue_shutdown() -> None:  # pragma: no cover  3.13+에�
 
 def test_blocking_call_freezes_the_loop_and_to_thread_does_not() -> None:
     delay = 0.3
-    bad = asyncio.run(lesson.measure_loop_lag(lambda: lesson.blocking_handler(delay)))
-    good = asyncio.run(lesson.measure_loop_lag(lambda: lesson.threaded_handler(delay)))
-    assert bad.max_lag > delay * 0.8  # 루프가 작업 시간만큼 멈춤
-    assert good.max_lag < bad.max_lag / 5
-    assert good.ticks > bad.ticks * 3
+    bad_lag, bad_ticks, _ = asyncio.run(
+        lesson.measure_loop_lag(lesson.blocking_handler(delay))
+    )
+    good_lag, good_ticks, _ = asyncio.run(
+        lesson.measure_loop_lag(lesson.threaded_handler(delay))
+    )
+    assert bad_lag > delay * 0.8  # 루프가 작업 시간만큼 멈춤
+    assert good_lag < bad_lag / 5
+    assert good_ticks > bad_ticks * 3
 
 
 # 9. 완료 순서 -----------------------------------------------------------
