@@ -64,7 +64,7 @@ import time
 import unicodedata
 import warnings
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any, ClassVar, NoReturn
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -165,8 +165,7 @@ async def wait_until(condition: Callable[[], bool], limit: float = 5.0) -> None:
 
 def server_port(server: Server) -> int:
     """서버가 기다리는 포트 번호(포트 0으로 열었을 때 운영체제가 고른 것)."""
-    port: int = server.sockets[0].getsockname()[1]
-    return port
+    return int(server.sockets[0].getsockname()[1])
 
 
 @contextlib.asynccontextmanager
@@ -278,7 +277,6 @@ def demo_01_what_is_websocket() -> None:
           ...
           1013 나중에 다시 시도
     """
-    heading(1, "WebSocket이란: 핸드셰이크, 프레임, 종료 코드")
     client = ClientProtocol(parse_uri(f"ws://{DEFAULT_HOST}:{DEFAULT_PORT}/echo"))
     server = ServerProtocol()
     client.send_request(client.connect())
@@ -316,9 +314,8 @@ def demo_01_what_is_websocket() -> None:
     client.receive_data(reply)
     client.receive_eof()  # 서버가 TCP를 닫음
     print(f"  서버는 답한 뒤 TCP를 닫습니다(data_to_send()의 마지막 {end_of_tcp!r}).")
-    print(
-        f"  클라이언트가 본 종료: {close_text(client.close_code, client.close_reason)}"
-    )
+    seen = close_text(client.close_code, client.close_reason)
+    print(f"  클라이언트가 본 종료: {seen}")
     print("종료 코드(CloseCode):")
     for code in CLOSE_MEANINGS:
         print(f"  {close_text(code)}")
@@ -375,7 +372,6 @@ async def demo_02_echo() -> None:
         왕복 3번, 보낸 것과 받은 것이 같음: True (2.5ms)
         [서버] 태스크를 취소하자 serve_forever()가 서버를 닫고 끝났습니다
     """
-    heading(2, "에코 서버와 클라이언트")
     with socket.create_server((DEFAULT_HOST, 0)) as sock:  # 비어 있는 포트 하나
         port = sock.getsockname()[1]
     server = asyncio.create_task(echo_server(DEFAULT_HOST, port))
@@ -384,11 +380,8 @@ async def demo_02_echo() -> None:
     sent = ["안녕하세요", "WebSocket은 양방향입니다", "세 번째"]
     start = time.perf_counter()
     received = await exchange(f"ws://{DEFAULT_HOST}:{port}", sent)
-    elapsed = seconds(time.perf_counter() - start)
-    print(
-        f"왕복 {len(received)}번, 보낸 것과 받은 것이 같음: {received == sent}", end=""
-    )
-    print(f" ({elapsed})")
+    elapsed, same = seconds(time.perf_counter() - start), received == sent
+    print(f"왕복 {len(received)}번, 보낸 것과 받은 것이 같음: {same} ({elapsed})")
     server.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await server
@@ -479,9 +472,7 @@ async def echo_text(websocket: ServerConnection, room: set[ServerConnection]) ->
 
 
 async def handle_client(
-    websocket: ServerConnection,
-    registry: Registry,
-    handlers: dict[str, RoomHandler],
+    websocket: ServerConnection, registry: Registry, handlers: dict[str, RoomHandler]
 ) -> None:
     """연결 하나를 처리합니다: 등록, 경로별 처리, 퇴장 기록과 정리."""
     request = websocket.request  # 핸드셰이크를 마친 연결에는 늘 있습니다
@@ -532,7 +523,6 @@ async def demo_03_connections() -> None:
         [서버] 퇴장 127.0.0.1:50114 (/echo): 1006 ... (ConnectionClosedError, ...)
         등록부: {'/echo': 0}
     """
-    heading(3, "연결 관리: 등록부, 입장과 퇴장, 정리")
     registry = Registry()
 
     def census() -> dict[str, int]:
@@ -684,20 +674,18 @@ async def ping_flood(port: int, registry: Registry) -> int:
     """읽지 않으면서 ping만 퍼붓습니다. 서버가 끊을 때까지 보낸 ping 수를 돌려줍니다."""
     sock = await stalled_socket(DEFAULT_HOST, port)
     uri = f"ws://{DEFAULT_HOST}:{port}/echo"
-    websocket = await connect(uri, sock=sock, ping_interval=None)
-    websocket.transport.pause_reading()  # pong을 읽지 않습니다
+    transport = (await connect(uri, sock=sock, ping_interval=None)).transport
+    transport.pause_reading()  # pong을 읽지 않습니다
     await wait_until(lambda: len(registry) == 1)  # 입장 줄이 먼저 나오게
     print("[클라이언트 C] pong을 읽지 않으면서 ping만 보냅니다")
-    pings = Frame(Opcode.PING, b"x" * 125).serialize(mask=True) * PING_BATCH
-    sent = 0
+    pings, sent = Frame(Opcode.PING, b"x" * 125).serialize(mask=True) * PING_BATCH, 0
     async with asyncio.timeout(30):
         while len(registry) == 1:  # 서버의 핸들러가 끝날 때까지
-            transport = websocket.transport
             if not transport.is_closing() and transport.get_write_buffer_size() < 65536:
                 transport.write(pings)  # 라이브러리를 거치지 않은 날 바이트
                 sent += PING_BATCH
             await asyncio.sleep(0)  # 같은 루프의 서버가 읽을 차례
-    websocket.transport.abort()
+    transport.abort()
     return sent
 
 
@@ -718,7 +706,6 @@ async def demo_04_broadcast() -> None:
         [서버] 퇴장 127.0.0.1:50120 (/echo): 1006 ... (ConnectionClosedError, ...)
         [클라이언트 C] ping 21,300개를 보낸 뒤 서버가 끊었습니다 (412.5ms)
     """
-    heading(4, "브로드캐스트와 백프레셔: 쓰기 버퍼에 한도 두기")
     print(
         f"빠른 클라이언트 3개 + 읽지 않는 클라이언트 1개, "
         f"{FANOUT_SIZE:,}바이트 메시지 {FANOUT_MESSAGES}개"
@@ -735,9 +722,8 @@ async def demo_04_broadcast() -> None:
     print("→ gather는 가장 느린 연결에 맞춰 멈추고, broadcast는 그 연결의 버퍼를")
     print(f"  키웁니다. 이 서버는 {WRITE_BUFFER_LIMIT:,}바이트를 넘으면 끊습니다.")
     registry = Registry()
-    handler = room_server(registry)
     async with serve(
-        handler, DEFAULT_HOST, 0, create_connection=BoundedConnection
+        room_server(registry), DEFAULT_HOST, 0, create_connection=BoundedConnection
     ) as server:
         start = time.perf_counter()
         pings = await ping_flood(server_port(server), registry)
@@ -802,7 +788,6 @@ async def demo_05_heartbeat() -> None:
         [서버] 퇴장 ... 서버가 보낸 1011 ... 'keepalive ping timeout' ...
         [클라이언트 B] 루프가 풀린 뒤(1.00초)에야 알게 된 종료: 1011 ...
     """
-    heading(5, "하트비트: ping, pong, 왕복 시간, 1011")
     registry = Registry()
     server = serve(
         room_server(registry),
@@ -921,7 +906,6 @@ async def demo_06_limits() -> None:
         ...
         [클라이언트] 그 뒤에도 서버는 정상: '안녕' → 답 '안녕'
     """
-    heading(6, "한계: 메시지 크기, 핸드셰이크 시간제한, 정원")
     registry = Registry()
     server = serve(
         room_server(registry),
@@ -1081,7 +1065,6 @@ async def demo_07_http_checks() -> None:
         [서버] 거절 127.0.0.1:50406 GET /nope\\x1b[2J (Origin: 없음) → 404 Not Found
         [클라이언트] 경로에 ESC(화면 지우기) → HTTP/1.1 404 Not Found, 본문 ...
     """
-    heading(7, "HTTP 단계의 검사: 상태 확인, 경로, Origin, 헤더")
     upgrade = (  # 1절에서 본 업그레이드 요청의 헤더들
         "Upgrade: websocket",
         "Connection: Upgrade",
@@ -1138,22 +1121,14 @@ CLOSE_ADVICE = {  # 다시 연결하지 않고 끝낼 때 덧붙이는 안내
 }
 
 
-@contextlib.contextmanager
-def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
-    """SIGINT(Ctrl+C)와 SIGTERM이 오면 stop을 켭니다."""
+def stop_signal() -> asyncio.Event:
+    """Ctrl+C(SIGINT)나 SIGTERM이 오면 set되는 이벤트(루프가 닫히면 처리기도 풀림)."""
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(NotImplementedError):  # Windows: KeyboardInterrupt로
             loop.add_signal_handler(sig, stop.set)
-        except NotImplementedError:  # Windows: Ctrl+C는 KeyboardInterrupt로 옵니다
-            continue
-        installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
+    return stop
 
 
 async def shut_down(server: Server, grace: float = SHUTDOWN_GRACE) -> None:
@@ -1299,7 +1274,6 @@ async def demo_08_restart() -> None:
         다시 켠 뒤 클라이언트가 돌아오기까지 152.3ms(백오프 대기 포함)
         [서버] 연결 0개에 1001을 보내고 닫았습니다 (0.8ms)
     """
-    heading(8, "종료와 재연결")
     registry, replies = Registry(), list[str]()
     async with lesson_server(registry) as first:
         port = server_port(first)
@@ -1361,13 +1335,12 @@ async def serve_until_signal(host: str, port: int, max_clients: int) -> int:
     print(f"  상태 확인     http://{address}{HEALTH_PATH}")
     print(f"  다른 터미널에서: {PROG} client{port_option(host, port)}")
     print("  멈추려면 Ctrl+C")
-    stop = asyncio.Event()
-    with stop_on_signals(stop):
-        try:
-            await stop.wait()
-            print("\n[서버] 종료 신호를 받았습니다.")
-        finally:  # 시그널이든, Windows에서 Ctrl+C로 인한 취소든 같은 정리
-            await shut_down(server)
+    stop = stop_signal()
+    try:
+        await stop.wait()
+        print("\n[서버] 종료 신호를 받았습니다.")
+    finally:  # 시그널이든, Windows에서 Ctrl+C로 인한 취소든 같은 정리
+        await shut_down(server)
     return 0
 
 
@@ -1383,9 +1356,7 @@ def port_option(host: str, port: int) -> str:
 def start_stdin_reader(lines: asyncio.Queue[str | None]) -> None:
     """표준 입력을 스레드에서 읽어 큐에 넣습니다(input()은 이벤트 루프를 멈춥니다).
 
-    /quit이나 입력 끝(None)을 넣으면 스레드도 끝나므로 메뉴의 입력을 가로채지
-    않습니다. 클라이언트가 먼저 끝났다면 다음 한 줄을 읽고 끝납니다(메뉴가 그
-    Enter를 기다립니다). Windows에서도 동작합니다.
+    /quit이나 입력 끝(None)을 넘기면 스레드도 끝나, 메뉴의 입력을 가로채지 않습니다.
     """
     loop = asyncio.get_running_loop()
 
@@ -1469,10 +1440,7 @@ async def chat(reconnect: Reconnector) -> int:
 
 
 def run_client(host: str, port: int, path: str, message: str | None) -> int:
-    """client 모드: 대화형, 또는 --message 하나를 보내고 답을 받고 끝냅니다.
-
-    끝내는 이유(정책 위반 종료, 거절, 엉뚱한 상대)는 한국어 한두 문장으로 알립니다.
-    """
+    """client 모드: 대화형, 또는 --message 하나를 보내고 답을 받고 끝냅니다."""
     uri = f"ws://{host_port(host, port)}{path}"
     hint = (
         f"서버가 켜져 있나요? 다른 터미널에서: {PROG} server{port_option(host, port)}"
@@ -1524,7 +1492,9 @@ def run_demo(section: str) -> int:
     async def run_all() -> None:
         start = time.perf_counter()
         for number in numbers:
-            result = SECTIONS[number][1]()
+            title, demo = SECTIONS[number]
+            heading(number, title)
+            result = demo()
             if inspect.isawaitable(result):  # 1절만 네트워크가 없어 보통 함수입니다
                 await result
         if len(numbers) > 1:
@@ -1542,7 +1512,6 @@ def run_demo(section: str) -> int:
 ARGPARSE_KOREAN = (  # argparse의 영어 오류 문구 → 한국어
     (r"invalid choice: (.+?) \(choose from (.+)\)", r"\1은(는) 고를 수 없습니다 (\2)"),
     (r"unrecognized arguments: (.+)", r"알 수 없는 인자: \1"),
-    (r"the following arguments are required: (.+)", r"다음 인자가 필요합니다: \1"),
     (r"expected one argument", "값이 하나 필요합니다"),
     (r"^argument (\S+): ", r"\1: "),
 )
