@@ -1303,7 +1303,7 @@ class KoreanArgumentParser(argparse.ArgumentParser):
 def section_choice(value: str) -> str:
     """demo의 절 번호를 검사합니다(허용 목록: SECTIONS의 번호, all)."""
     value = value.strip().lower()
-    if value == "all" or (value.isdigit() and int(value) in SECTIONS):
+    if value == "all" or (value.isdecimal() and int(value) in SECTIONS):
         return value
     raise argparse.ArgumentTypeError(
         f"'{value}'은(는) 없는 절입니다. 1~{len(SECTIONS)} 또는 all 중에서 고르세요"

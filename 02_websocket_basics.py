@@ -1544,7 +1544,7 @@ def checked(kind: str, low: int, high: int) -> Callable[[str], int]:
     """low~high의 정수만 받는 argparse 타입(--port, PORT, --max-clients)."""
 
     def convert(value: str) -> int:
-        if value.strip().isdigit() and low <= int(value) <= high:
+        if value.strip().isdecimal() and low <= int(value) <= high:
             return int(value)
         raise argparse.ArgumentTypeError(f"'{value}'은(는) {kind}가 아닙니다")
 
@@ -1554,7 +1554,7 @@ def checked(kind: str, low: int, high: int) -> Callable[[str], int]:
 def section_choice(value: str) -> str:
     """demo의 절 번호를 검사합니다(허용 목록: 1~8, all)."""
     value = value.strip().lower()
-    if value == "all" or (value.isdigit() and int(value) in SECTIONS):
+    if value == "all" or (value.isdecimal() and int(value) in SECTIONS):
         return value
     raise argparse.ArgumentTypeError(
         f"'{value}'은(는) 없는 절입니다. 1~{len(SECTIONS)} 또는 all 중에서 고르세요"

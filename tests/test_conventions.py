@@ -556,13 +556,14 @@ def test_help_is_korean_with_an_example_per_mode(filename: str) -> None:
 
 
 @pytest.mark.parametrize("filename", LESSON_FILES)
-def test_wrong_arguments_get_a_korean_error(filename: str) -> None:
-    result = run_lesson(filename, "no-such-mode")
+@pytest.mark.parametrize("argv", [["no-such-mode"], ["demo", "²"]])  # ²는 isdigit()
+def test_wrong_arguments_get_a_korean_error(filename: str, argv: list[str]) -> None:
+    result = run_lesson(filename, *argv)
     assert result.returncode == 2
     assert_no_traceback(result.stderr)
     assert "오류:" in result.stderr, result.stderr
     assert "--help" in result.stderr, result.stderr
-    assert "invalid choice" not in result.stderr, result.stderr
+    assert "invalid" not in result.stderr, result.stderr
 
 
 # ---------------------------------------------------------------------------
