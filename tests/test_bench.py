@@ -2,6 +2,8 @@
 
 - 02_websocket_echo.py: 에코 왕복(레슨 서버와 맨 에코 서버)과 팬아웃 비용
 - 03_chat_load.py: 채팅 서버와 맨 릴레이의 전달, 지연 시간, 연결 시간
+- 04_streaming.py: 멈춘 구독자가 있는 토막과 없는 토막(빠른 구독자의 전달, 지연 시간,
+  잃은 틱, 멈춘 구독자가 1008로 닫히기까지), 이상 탐지 성적, 메시지 형식 비교
 - 잘못된 옵션은 한국어 오류와 종료 코드 2, Ctrl+C는 한국어 한 줄과 종료 코드 130이며
   자식 프로세스(서버, 부하 발생기)를 하나도 남기지 않습니다.
 
@@ -250,3 +252,145 @@ def test_doctests_pass(script: str) -> None:
     failed, attempted = doctest.testmod(module, verbose=False)
     assert attempted >= 8
     assert failed == 0
+
+
+# ---------------------------------------------------------------------------
+# bench/04_streaming.py: 멈춘 구독자가 있는 토막과 없는 토막, 메시지 형식
+# ---------------------------------------------------------------------------
+
+STREAM = "bench/04_streaming.py"
+# 작은 설정: 빠른 구독자 6명 + 멈춘 구독자 2명, 구독자마다 초당 500틱. 초당 틱이
+# 많아야 멈춘 구독자의 버퍼가 빨리 차서 몇 초 안에 내보내집니다.
+STREAM_ARGS = (
+    *("--clients", "8", "--slow", "2", "--topics", "10", "--rate", "50"),
+    *("--duration", "0.5", "--processes", "2", "--anomaly-rate", "120"),
+)
+
+
+def stream_rows(out: str, label: str) -> list[list[str]]:
+    """토막 표의 줄들(칸: 토막, 구성, 전달/초, p50, p99, 잃음, 루프 지연, 서버 CPU,
+    다른 CPU, 닫히기까지, 부하 발생기 CPU)."""
+    return [
+        re.split(r"\s{2,}", line)
+        for line in out.splitlines()
+        if re.match(rf"\d+\s+{label}\s", line)
+    ]
+
+
+@pytest.mark.slow
+def test_04_streaming_small_run_measures_both_configurations() -> None:
+    result = run_bench(STREAM, *STREAM_ARGS, "--slices", "2")
+    out = assert_valid_run(result)
+    assert re.search(r"^연결: 빠른 구독자 6명 ", out, re.M), out
+    calm, stalled = stream_rows(out, "멈춤 없음"), stream_rows(out, "멈춤 2명")
+    assert [row[0] for row in calm] == ["1", "2"], out
+    assert [row[0] for row in stalled] == ["1", "2"], out
+    expected = 6 * 10 * 50  # 빠른 구독자 6명 × 토픽 10개 × 초당 50틱
+    for row in calm + stalled:
+        assert 0.5 * expected < int(row[2].replace(",", "")) <= 1.1 * expected, row
+        assert 0 < duration(row[3]) <= duration(row[4]), row  # p50 <= p99
+        assert row[5] == "0", row  # 빠른 구독자는 틱을 하나도 잃지 않음
+    assert all(row[9] == "-" for row in calm), calm
+    assert all(0 < duration(row[9]) < 30 for row in stalled), stalled
+    for title in ("전달(틱/초)", "지연 p50", "지연 p99", "서버 CPU"):
+        assert_ratio_row(out, title)
+    assert cells(out, "잃은 틱(seq 빈틈)") == ["0", "0"]
+    calm_dropped, stalled_dropped = cells(out, "서버가 버린 메시지")
+    assert calm_dropped == "0"
+    assert int(stalled_dropped.replace(",", "")) > 0  # 멈춘 구독자의 큐에서 버림
+    # 멈춘 구독자 2명 × 토막 2개가 모두 1008로 닫혔습니다.
+    evicted = re.search(
+        r"^멈춘 구독자 2명 × 토막 2개 = 4명: 읽기를 멈춘 뒤 서버가 내보내기까지 "
+        r"중앙값 (\S+), 범위 (\S+)~(\S+) ",
+        out,
+        re.M,
+    )
+    assert evicted, out
+    low, middle, high = (duration(evicted[n]) for n in (2, 1, 3))
+    assert 0 < low <= middle <= high < 30
+    closes = re.search(r"^  받은 닫기 프레임\(종료 코드 이유\): (.+)$", out, re.M)
+    assert closes, out
+    assert closes[1].startswith("1008 "), closes[1]
+    assert closes[1].endswith(" 4개"), closes[1]  # 한 가지뿐: 모두 1008
+    p99 = re.search(
+        r"^지연 p99 비율\(멈춤 2명 ÷ 멈춤 없음\): ([\d.]+)배 "
+        r"\(범위 ([\d.]+)~([\d.]+)배",
+        out,
+        re.M,
+    )
+    assert p99, out
+    assert 0 < float(p99[2]) <= float(p99[1]) <= float(p99[3])
+    rss = re.search(
+        r"^서버 RSS: 구독자가 붙기 전 ([\d.]+) MiB, 측정 중 최대 ([\d.]+) MiB",
+        out,
+        re.M,
+    )
+    assert rss, out
+    assert 0 < float(rss[1]) <= float(rss[2])
+    # 이상 탐지: 서버의 /healthz와 /metrics에서 읽은 정밀도, 재현율, 심은 이상의 수
+    found = re.search(
+        r"^이상 탐지\(.+\): 심은 이상 ([\d,]+)개, anomaly 이벤트 \S+, "
+        r"정밀도 ([\d.]+), 재현율 ([\d.]+)$",
+        out,
+        re.M,
+    )
+    assert found, out
+    assert int(found[1].replace(",", "")) > 0
+    assert 0 <= float(found[2]) <= 1
+    assert 0 <= float(found[3]) <= 1
+    # 메시지 형식: 이진(22바이트 + 머리 2바이트)과 압축은 JSON보다 작습니다.
+    sizes = {
+        label: float(cells(out, label)[0].removesuffix("바이트"))
+        for label in (
+            "JSON 텍스트(지금)",
+            "이진 struct(22바이트)",
+            "JSON + deflate 압축",
+        )
+    }
+    assert sizes["이진 struct(22바이트)"] == 24.0
+    assert sizes["JSON + deflate 압축"] < sizes["JSON 텍스트(지금)"]
+    assert sizes["이진 struct(22바이트)"] < sizes["JSON 텍스트(지금)"]
+    state = cells(out, "JSON + deflate 압축")[3]
+    assert re.fullmatch(r"[\d.]+ KiB", state), state  # 연결마다의 압축 상태
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--slow", "-1"], "--slow: '-1': 0 이상의 수여야 합니다"),
+        (["--topics", "51"], "--topics: '51': 50 이하여야 합니다"),
+        (["--rate", "abc"], "--rate: 'abc'은(는) 수가 아닙니다"),
+        (
+            ["--clients", "10", "--slow", "10"],
+            "--slow: 멈춘 구독자 수(10)는 --clients(10)보다 작아야 합니다",
+        ),
+    ],
+)
+def test_04_streaming_bad_option_is_explained_in_korean(
+    args: list[str], expected: str
+) -> None:
+    test_bad_option_is_explained_in_korean(STREAM, args, expected)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="리눅스 /proc 필요")
+def test_04_streaming_ctrl_c_while_subscribers_are_stalled_leaves_no_process() -> None:
+    with LessonProcess(STREAM, *STREAM_ARGS, "--slices", "5") as bench:
+        bench.wait_for_output("1     멈춤 없음", timeout=60)  # 다음은 멈춤 토막
+        children = children_of(bench.popen.pid)
+        assert len(children) >= 4, children  # 서버, 부하 발생기 2개, 멈춘 구독자 1개
+        time.sleep(1.0)  # 멈춘 구독자가 붙어 읽기를 멈춘 동안
+        bench.send_signal(signal.SIGINT)
+        assert bench.wait(timeout=60) == 130
+        assert (
+            bench.stderr.strip()
+            == "중단했습니다. 서버와 부하 발생기를 모두 멈췄습니다."
+        )
+        deadline = time.monotonic() + 10  # 부모가 끝난 뒤에 끝나는 자식도 기다립니다
+        while any(map(running, children)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in children if running(pid)], bench.describe()
+
+
+def test_04_streaming_doctests_pass() -> None:
+    test_doctests_pass(STREAM)
