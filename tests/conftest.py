@@ -18,7 +18,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -28,6 +30,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -320,6 +324,72 @@ def start_lesson() -> Iterator[Callable[..., LessonProcess]]:
     yield start
     for process in reversed(started):
         process.stop()
+
+
+class RssWatch:
+    """서버 프로세스의 RSS를 0.1초마다 재어 최댓값을 기록합니다(백그라운드 스레드)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.start = rss_bytes(pid)
+        self.peak = self.start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.1):
+            with contextlib.suppress(OSError, ValueError, StopIteration):
+                status = Path(f"/proc/{self.pid}/status").read_text()
+                kib = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
+                self.peak = max(self.peak, int(kib.split()[1]) * 1024)
+
+    def stop(self) -> int:
+        """측정을 멈추고 늘어난 최댓값(바이트)을 돌려줍니다."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak - self.start
+
+
+async def far_socket(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """먼 네트워크 너머의 클라이언트처럼 연결한 소켓(TESTING.md, 읽지 않는 클라이언트).
+
+    루프백에서는 커널이 읽지 않는 소켓에도 몇 MiB를 받아 주므로 세그먼트를 1,460바이트,
+    받기 버퍼를 8 KiB로 줄입니다. ``connect(uri, sock=...)``에 넘겨 씁니다.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1460)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    return sock
+
+
+def half_open_sockets(port: int, count: int) -> list[socket.socket]:
+    """TCP 연결만 열고 아무것도 보내지 않는 소켓 count개(닫는 것은 부른 쪽의 몫)."""
+    sockets = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            sock.connect(("127.0.0.1", port))
+        sockets.append(sock)
+    return sockets
+
+
+def open_files(pid: int) -> int:
+    """프로세스가 지금 연 파일 디스크립터 수(리눅스 /proc)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def http_get(port: int, path: str) -> tuple[int, dict[str, str], str]:
+    """평범한 HTTP GET: (상태 코드, 헤더, 본문). 4xx, 5xx도 예외 없이 돌려줍니다."""
+    url = f"http://127.0.0.1:{port}{path}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read().decode()
 
 
 def rss_bytes(pid: int) -> int:

@@ -20,12 +20,8 @@ import shutil
 import signal
 import socket
 import statistics
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -36,9 +32,13 @@ from websockets.typing import Origin
 
 from tests.conftest import (
     LessonProcess,
+    RssWatch,
     assert_no_traceback,
+    far_socket,
+    half_open_sockets,
+    http_get,
     load_lesson,
-    rss_bytes,
+    open_files,
     run_lesson,
     run_node,
     wait_for_port,
@@ -149,26 +149,12 @@ async def stalled_peer(port: int, topics: list[str]) -> ClientConnection:
     루프백에서는 커널이 몇 MB를 받아 주므로 세그먼트와 받기 버퍼를 줄입니다
     (TESTING.md의 '읽지 않는 클라이언트').
     """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1460)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
-    sock.setblocking(False)
-    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    sock = await far_socket(port)
     websocket = await connect(ws_url(port), sock=sock, compression=None)
     await websocket.recv()  # welcome
     await websocket.send(json.dumps({"type": "subscribe", "topics": topics}))
     websocket.transport.pause_reading()
     return websocket
-
-
-def http_get(port: int, path: str) -> tuple[int, dict[str, str], str]:
-    """(상태 코드, 헤더, 본문)."""
-    url = f"http://127.0.0.1:{port}{path}"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, dict(response.headers), response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read().decode()
 
 
 def raw_exchange(port: int, request: bytes) -> tuple[int, str]:
@@ -187,31 +173,6 @@ def raw_exchange(port: int, request: bytes) -> tuple[int, str]:
 def health(port: int) -> Event:
     result: Event = json.loads(http_get(port, "/healthz")[2])
     return result
-
-
-class RssWatch:
-    """서버 프로세스의 RSS를 0.1초마다 재어 최댓값을 기록합니다(백그라운드 스레드)."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.start = rss_bytes(pid)
-        self.peak = self.start
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            with contextlib.suppress(OSError, ValueError, StopIteration):
-                status = Path(f"/proc/{self.pid}/status").read_text()
-                kib = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
-                self.peak = max(self.peak, int(kib.split()[1]) * 1024)
-
-    def stop(self) -> int:
-        """측정을 멈추고 늘어난 최댓값(바이트)을 돌려줍니다."""
-        self._stop.set()
-        self._thread.join()
-        return self.peak - self.start
 
 
 def ticks_of(events: list[Event], topic: str) -> list[Event]:
@@ -827,18 +788,12 @@ def test_half_open_handshakes_under_a_low_file_limit(
     wait_for_port(free_port, process=process)
     notice = process.wait_for_output("정원을")
     assert "정원을 1000명에서 64명으로 줄였습니다" in notice, notice
-    sockets = []
+    sockets = half_open_sockets(free_port, 320)
     try:
-        for _ in range(320):
-            sock = socket.socket()
-            sock.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                sock.connect(("127.0.0.1", free_port))
-            sockets.append(sock)
         time.sleep(3)  # 서버가 받을 수 있는 만큼 받도록
         assert process.poll() is None
         # 정원(64) + 여유(64)를 넘는 연결은 받자마자 끊어 파일 디스크립터가 남습니다.
-        assert len(os.listdir(f"/proc/{process.popen.pid}/fd")) < 200
+        assert open_files(process.popen.pid) < 200
     finally:
         for sock in sockets:
             sock.close()
